@@ -1,0 +1,144 @@
+/**
+ * Ports: the interfaces the service layer needs from the outside world. `store/` and `runtime/` implement them;
+ * only the composition root (server.ts) picks the concrete ones.
+ */
+import type {
+  ComputeEnvironment,
+  ContainerProperties,
+  Job,
+  JobDefinition,
+  JobQueue,
+  JobResources,
+  JobStatus,
+  SchedulingPolicy,
+} from './types.js';
+
+/** The resources of a Batch account: few, small, loaded whole at start and kept in memory. */
+export interface ResourceSnapshot {
+  computeEnvironments: ComputeEnvironment[];
+  jobQueues: JobQueue[];
+  jobDefinitions: JobDefinition[];
+  schedulingPolicies: SchedulingPolicy[];
+}
+
+export interface JobListQuery {
+  /** At least one of jobQueueArn / arrayJobId. */
+  jobQueueArn?: string;
+  arrayJobId?: string;
+  /** Statuses to include; undefined = any. */
+  statuses?: JobStatus[];
+  /** Case-insensitive name: exact, or prefix when `namePrefix` is true. */
+  jobName?: { value: string; prefix: boolean };
+  /** Job definition: a name (any revision), name:revision, or ARN; prefix on the name when `prefix`. */
+  jobDefinition?: { value: string; prefix: boolean };
+  /** Name-or-id prefix search (dashboard): matches a job id prefix or a case-insensitive name prefix. */
+  search?: string;
+  createdAfter?: number;
+  createdBefore?: number;
+  /** Only jobs of this PI group (access control). */
+  pi?: string;
+  limit: number;
+  /** Keyset cursor: the (createdAt, jobId) of the last row of the previous page. */
+  after?: { createdAt: number; jobId: string };
+}
+
+export interface JobPage {
+  jobs: Job[];
+  /** Present when more rows follow. */
+  last?: { createdAt: number; jobId: string };
+}
+
+/** Durable state. Async so that a networked backend (PostgreSQL) fits the same contract. */
+export interface Store {
+  readonly kind: string;
+  /** Applies numbered, forward-only migrations. */
+  migrate(): Promise<void>;
+  close(): Promise<void>;
+
+  loadResources(): Promise<ResourceSnapshot>;
+  putComputeEnvironment(ce: ComputeEnvironment): Promise<void>;
+  deleteComputeEnvironment(arn: string): Promise<void>;
+  putJobQueue(q: JobQueue): Promise<void>;
+  deleteJobQueue(arn: string): Promise<void>;
+  putJobDefinition(d: JobDefinition): Promise<void>;
+  putSchedulingPolicy(p: SchedulingPolicy): Promise<void>;
+  deleteSchedulingPolicy(arn: string): Promise<void>;
+
+  /** Inserts or replaces jobs, all in one transaction (group commit). */
+  writeJobs(jobs: readonly Job[]): Promise<void>;
+  getJobs(ids: readonly string[]): Promise<Job[]>;
+  listJobs(q: JobListQuery): Promise<JobPage>;
+  /** Every job not SUCCEEDED/FAILED: what the service keeps in memory. */
+  loadActiveJobs(): Promise<Job[]>;
+  /** Deletes terminal jobs stopped before `before`; returns their ids (history retention). */
+  purgeJobs(before: number): Promise<string[]>;
+}
+
+/** What a runtime is asked to run: one attempt of one job. */
+export interface RunSpec {
+  jobId: string;
+  /** 1-based attempt number. */
+  attempt: number;
+  command: string[];
+  environment: Record<string, string>;
+  containerProperties: ContainerProperties;
+  resources: JobResources;
+  logStreamName: string;
+}
+
+/** How an attempt ended, as the runtime saw it. */
+export interface ExitReport {
+  exitCode?: number;
+  /** A reason in AWS's words (`OutOfMemoryError: ...`, `CannotPullContainerError: ...`). */
+  reason?: string;
+  /** Why the status is FAILED when there is no exit code (e.g. host restarted). */
+  statusReason?: string;
+}
+
+/** What runtimes report back. Each call becomes a committed transition. */
+export interface RuntimeEvents {
+  started(jobId: string, attempt: number, info: { taskArn?: string; containerInstanceArn?: string }): void;
+  output(jobId: string, attempt: number, stream: 'stdout' | 'stderr', data: Buffer): void;
+  exited(jobId: string, attempt: number, report: ExitReport): void;
+}
+
+export interface RuntimeStatus {
+  name: string;
+  /** Human-readable notes (e.g. "no Docker engine answered: jobs run as host processes"). */
+  notes: string[];
+}
+
+export interface Runtime {
+  readonly name: string;
+  status(): RuntimeStatus;
+  /** Starts an attempt; progress is reported through RuntimeEvents. Never throws for a job's own failure. */
+  start(spec: RunSpec): void;
+  /** Stops an attempt: SIGTERM, then SIGKILL after the grace period. Resolves once the stop was requested. */
+  stop(jobId: string, attempt: number, reason: string): Promise<void>;
+  /**
+   * Called once at start with the attempts the store believes are running. The runtime re-attaches to those it
+   * can still see (and reports them later as usual) and returns the ones that are gone.
+   */
+  recover(running: readonly { jobId: string; attempt: number }[]): Promise<{ jobId: string; attempt: number }[]>;
+  close(): Promise<void>;
+}
+
+/** Injected clock so pure code and tests control time. */
+export type Clock = () => number;
+
+/**
+ * Where attempts' output goes (CloudWatch Logs-style streams). The service opens a stream when an attempt starts,
+ * hands it every chunk of output as produced, and closes it when the attempt ends.
+ */
+export interface LogSink {
+  open(streamName: string, meta: { jobId: string; attempt: number; pi?: string }): void;
+  write(streamName: string, source: 'stdout' | 'stderr', data: Buffer): void;
+  close(streamName: string): Promise<void>;
+}
+
+/** A sink that keeps nothing (used where logs are not wanted, e.g. some benchmarks). */
+export const discardLogs: LogSink = {
+  open() {},
+  write() {},
+  async close() {},
+};

@@ -1,0 +1,820 @@
+/**
+ * The job lifecycle, as AWS Batch defines it:
+ *
+ *   SUBMITTED ──► PENDING ──► RUNNABLE ──► STARTING ──► RUNNING ──► SUCCEEDED
+ *       │            │            │            │            └─────► FAILED ──(retry)──► RUNNABLE
+ *       └────────────┴────────────┴────────────┴──────────────────► FAILED
+ *
+ * - SUBMITTED: accepted and durable; admitted on the next turn (PENDING while dependencies are unfinished).
+ * - RUNNABLE: waits for capacity; its statusReason says why (computed on read from the live snapshot).
+ * - STARTING: placed; the runtime is preparing it. RUNNING: the process/container runs.
+ * - CancelJob fails SUBMITTED/PENDING/RUNNABLE jobs (a PENDING one once its dependencies settle) and leaves
+ *   STARTING/RUNNING ones alone; TerminateJob also stops STARTING/RUNNING ones. Neither is retried.
+ *
+ * Active jobs live in memory (with scheduling indexes); every change is group-committed through the WriteBuffer.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import { batchArn, type ArnContext } from '../core/arn.js';
+import { ClientException } from '../core/errors.js';
+import {
+  applyOverrides,
+  checkEnvironment,
+  checkResourceRequirements,
+  resolveResources,
+  substituteParameters,
+  type ContainerOverrides,
+} from '../core/job-spec.js';
+import { checkName, checkRange } from '../core/names.js';
+import type { Clock, ExitReport, LogSink, Runtime, RuntimeEvents, Store } from '../core/ports.js';
+import { shouldRetry } from '../core/retry.js';
+import { isTerminal, type HostCapacity, type Job, type JobStatus, type RetryStrategy } from '../core/types.js';
+import { explainWait, neverFits } from '../scheduler/explain.js';
+import {
+  schedule,
+  type SchedComputeEnvironment,
+  type SchedJob,
+  type SchedQueue,
+  type Snapshot,
+} from '../scheduler/schedule.js';
+import { jobDetail, jobSummary } from './job-views.js';
+import { decodeToken, encodeToken } from './pagination.js';
+import { checkRetryStrategy, checkTimeout, type ResourceRegistry } from './resources.js';
+import { WriteBuffer } from './write-buffer.js';
+
+type Input = Record<string, any>;
+
+/** Who is calling: the API layer fills it from the verified access key. */
+export interface Caller {
+  user: string;
+  pi: string;
+  admin: boolean;
+}
+
+export interface JobServiceOptions {
+  arn: ArnContext;
+  host: HostCapacity;
+  clock: Clock;
+  /** Name of this host in `Host EC2 (instance ...) terminated.` reasons. */
+  hostName?: string;
+}
+
+interface Allocation {
+  computeEnvironmentArn: string;
+  vcpus: number;
+  memoryMiB: number;
+  gpus: number;
+  attempt: number;
+  startedAt?: number;
+  timer?: NodeJS.Timeout;
+  timedOut?: boolean;
+  stopReason?: string;
+}
+
+const SUBMIT_MAX_BYTES = 30 * 1024;
+const ESSENTIAL_EXITED = 'Essential container in task exited';
+export const TIMEOUT_REASON = 'Job attempt duration exceeded timeout';
+
+export class JobService implements RuntimeEvents {
+  /** Every job not SUCCEEDED/FAILED, plus terminal ones until their last state is committed. */
+  private readonly active = new Map<string, Job>();
+  /** Per queue ARN: RUNNABLE job ids in first-in-first-out order. */
+  private readonly runnable = new Map<string, Set<string>>();
+  /** STARTING/RUNNING jobs and what they hold. */
+  private readonly allocations = new Map<string, Allocation>();
+  /** Dependency id -> jobs waiting on it. */
+  private readonly dependents = new Map<string, Set<string>>();
+  private readonly ceUsage = new Map<string, { vcpus: number; jobs: number }>();
+  private readonly hostUsage = { vcpus: 0, memoryMiB: 0, gpus: 0, jobs: 0 };
+  private readonly writer: WriteBuffer;
+  private tickScheduled = false;
+  private closed = false;
+  runtime!: Runtime;
+  logs!: LogSink;
+
+  constructor(
+    private readonly store: Store,
+    private readonly registry: ResourceRegistry,
+    private readonly opts: JobServiceOptions,
+  ) {
+    this.writer = new WriteBuffer(store);
+    this.writer.onCommitted = (jobs) => {
+      for (const j of jobs) if (isTerminal(j.status) && this.active.get(j.jobId) === j) this.active.delete(j.jobId);
+    };
+    registry.onChange = () => this.kick();
+  }
+
+  private get now(): number {
+    return this.opts.clock();
+  }
+
+  // ------------------------------------------------------------------ start-up
+
+  /** Loads active jobs, settles attempts whose process is gone, and starts scheduling. */
+  async start(): Promise<void> {
+    const jobs = await this.store.loadActiveJobs();
+    const running: { jobId: string; attempt: number }[] = [];
+    for (const job of jobs) {
+      this.active.set(job.jobId, job);
+      if (job.status === 'STARTING' || job.status === 'RUNNING')
+        running.push({ jobId: job.jobId, attempt: job.attempts.length + 1 });
+    }
+    for (const job of jobs) {
+      if (job.status === 'SUBMITTED') this.admit(job);
+      else if (job.status === 'PENDING') this.admit(job);
+      else if (job.status === 'RUNNABLE') this.addRunnable(job);
+      else if (job.status === 'STARTING' || job.status === 'RUNNING') this.allocate(job, this.ceOfRecoveredJob(job));
+    }
+    const gone = await this.runtime.recover(running);
+    const goneIds = new Set(gone.map((g) => `${g.jobId}#${g.attempt}`));
+    for (const r of running) {
+      const job = this.active.get(r.jobId)!;
+      if (goneIds.has(`${r.jobId}#${r.attempt}`)) {
+        this.finishAttempt(job, {
+          statusReason: `Host EC2 (instance ${this.opts.hostName ?? hostname()}) terminated.`,
+        });
+      } else {
+        const alloc = this.allocations.get(job.jobId);
+        if (alloc) {
+          alloc.startedAt = job.startedAt;
+          this.armTimeout(job, alloc);
+        }
+      }
+    }
+    this.kick();
+  }
+
+  private ceOfRecoveredJob(job: Job): string {
+    const q = this.registry.queueByNameOrArn(job.jobQueueArn);
+    return job.container.containerInstanceArn ?? q?.computeEnvironmentOrder[0]?.computeEnvironment ?? '';
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const a of this.allocations.values()) if (a.timer) clearTimeout(a.timer);
+    await this.writer.barrier();
+  }
+
+  // ------------------------------------------------------------------ submit
+
+  async submit(
+    caller: Caller,
+    input: Input,
+    bodyBytes: number,
+  ): Promise<{ jobArn: string; jobName: string; jobId: string }> {
+    if (bodyBytes > SUBMIT_MAX_BYTES)
+      throw new ClientException(
+        `the SubmitJob request is ${bodyBytes} bytes; at most ${SUBMIT_MAX_BYTES} (30 KiB) are allowed: move large values into files the job reads`,
+      );
+    const jobName = input.jobName as string;
+    checkName('jobName', jobName);
+    const queue = this.registry.requireQueue(input.jobQueue as string, 'jobQueue');
+    if (queue.state !== 'ENABLED')
+      throw new ClientException(
+        `jobQueue ${queue.jobQueueName} is DISABLED and accepts no new jobs; submit to an ENABLED queue or ask an admin to enable it`,
+      );
+    const def = this.registry.jobDefinition(input.jobDefinition as string);
+    if (!def)
+      throw new ClientException(
+        `jobDefinition ${JSON.stringify(input.jobDefinition)} does not exist or has no ACTIVE revision; list them with describe-job-definitions --status ACTIVE`,
+      );
+    if (def.status !== 'ACTIVE')
+      throw new ClientException(
+        `jobDefinition ${def.jobDefinitionName}:${def.revision} is INACTIVE (deregistered); use an ACTIVE revision`,
+      );
+    if (def.type !== 'container' || !def.containerProperties)
+      throw new ClientException(
+        `jobDefinition ${def.jobDefinitionName}:${def.revision} is of type ${def.type}; openbatch runs container jobs only`,
+      );
+    if (input.arrayProperties)
+      throw new ClientException('arrayProperties: array jobs are not supported yet by this server; submit single jobs');
+
+    const overrides = input.containerOverrides as ContainerOverrides | undefined;
+    checkEnvironment(overrides?.environment, 'containerOverrides.environment');
+    checkResourceRequirements(overrides?.resourceRequirements, 'containerOverrides.resourceRequirements');
+    const retryStrategy = (input.retryStrategy as RetryStrategy | undefined) ?? def.retryStrategy;
+    checkRetryStrategy(input.retryStrategy as RetryStrategy | undefined, 'retryStrategy');
+    const timeout = (input.timeout as Job['timeout']) ?? def.timeout;
+    checkTimeout(input.timeout as Job['timeout'], 'timeout');
+    checkRange('schedulingPriorityOverride', input.schedulingPriorityOverride as number | undefined, 0, 9999);
+
+    const dependsOn = (input.dependsOn as Job['dependsOn'] | undefined) ?? [];
+    if (dependsOn.length > 20)
+      throw new ClientException(`dependsOn has ${dependsOn.length} entries; a job can depend on at most 20 jobs`);
+    const depIds = dependsOn.map((d, i) => {
+      if (!d.jobId) throw new ClientException(`dependsOn[${i}].jobId is required for a job that is not an array job`);
+      return d.jobId;
+    });
+    const known = await this.findJobs(depIds);
+    const missing = depIds.filter((id) => !known.has(id));
+    if (missing.length)
+      throw new ClientException(
+        `dependsOn: job(s) ${missing.join(', ')} do not exist; depend only on jobs that were submitted`,
+      );
+
+    const parameters = {
+      ...(def.parameters ?? {}),
+      ...((input.parameters as Record<string, string> | undefined) ?? {}),
+    };
+    const cp = applyOverrides(def.containerProperties, overrides);
+    if (cp.command) cp.command = substituteParameters(cp.command, parameters);
+    const resources = resolveResources(cp, `job definition ${def.jobDefinitionName}:${def.revision}`);
+
+    const jobId = randomUUID();
+    const now = this.now;
+    const tags = {
+      ...(def.propagateTags || input.propagateTags ? (def.tags ?? {}) : {}),
+      ...((input.tags as Record<string, string>) ?? {}),
+    };
+    const job: Job = {
+      jobId,
+      jobArn: batchArn(this.opts.arn, 'job', jobId),
+      jobName,
+      jobQueueArn: queue.jobQueueArn,
+      jobDefinitionArn: def.jobDefinitionArn,
+      status: 'SUBMITTED',
+      createdAt: now,
+      statusChangedAt: now,
+      attempts: [],
+      container: {},
+      dependsOn,
+      parameters,
+      ...(retryStrategy ? { retryStrategy } : {}),
+      ...(timeout ? { timeout } : {}),
+      ...(Object.keys(tags).length ? { tags } : {}),
+      ...(input.propagateTags !== undefined || def.propagateTags !== undefined
+        ? { propagateTags: (input.propagateTags ?? def.propagateTags) as boolean }
+        : {}),
+      ...(input.schedulingPriorityOverride !== undefined || def.schedulingPriority !== undefined
+        ? { schedulingPriority: (input.schedulingPriorityOverride ?? def.schedulingPriority) as number }
+        : {}),
+      ...(input.shareIdentifier ? { shareIdentifier: input.shareIdentifier as string } : {}),
+      containerProperties: cp,
+      resources,
+      owner: { user: caller.user, pi: caller.pi },
+    };
+    this.active.set(jobId, job);
+    try {
+      await this.writer.write(job);
+    } catch (err) {
+      this.active.delete(jobId);
+      throw err;
+    }
+    this.admit(job);
+    return { jobArn: job.jobArn, jobName, jobId };
+  }
+
+  /** Looks jobs up in memory, then in the store. */
+  private async findJobs(ids: readonly string[]): Promise<Map<string, Job>> {
+    const out = new Map<string, Job>();
+    const rest: string[] = [];
+    for (const id of ids) {
+      const j = this.active.get(id);
+      if (j) out.set(id, j);
+      else rest.push(id);
+    }
+    if (rest.length) {
+      await this.writer.barrier();
+      for (const j of await this.store.getJobs(rest)) out.set(j.jobId, j);
+    }
+    return out;
+  }
+
+  // ------------------------------------------------------------------ transitions
+
+  private setStatus(job: Job, status: JobStatus, reason?: string): void {
+    if (job.status === 'RUNNABLE' && status !== 'RUNNABLE') this.runnable.get(job.jobQueueArn)?.delete(job.jobId);
+    job.status = status;
+    job.statusChangedAt = this.now;
+    if (reason !== undefined) job.statusReason = reason;
+    else delete job.statusReason;
+    this.writer.enqueue(job);
+  }
+
+  /** SUBMITTED/PENDING -> PENDING, RUNNABLE or FAILED depending on the dependencies. */
+  private admit(job: Job): void {
+    const deps = job.dependsOn.map((d) => d.jobId!).filter((id) => id !== undefined);
+    const unfinished: string[] = [];
+    for (const id of deps) {
+      const dep = this.active.get(id);
+      if (dep && !isTerminal(dep.status)) unfinished.push(id);
+      else if (dep?.status === 'FAILED') return this.failByDependency(job, dep);
+    }
+    // Dependencies not in memory have finished; look them up before deciding.
+    const settledIds = deps.filter((id) => !this.active.has(id));
+    const decide = (failed: Job | undefined): void => {
+      if (failed) return this.failByDependency(job, failed);
+      if (unfinished.length) {
+        for (const id of unfinished) {
+          let set = this.dependents.get(id);
+          if (!set) this.dependents.set(id, (set = new Set()));
+          set.add(job.jobId);
+        }
+        if (job.status !== 'PENDING') this.setStatus(job, 'PENDING');
+        return;
+      }
+      if (job.isCancelled) return this.setFailed(job, job.statusReason ?? 'Cancelled');
+      this.makeRunnable(job);
+    };
+    if (settledIds.length === 0) return decide(undefined);
+    void this.store.getJobs(settledIds).then(
+      (rows) => decide(rows.find((r) => r.status === 'FAILED')),
+      () => decide(undefined),
+    );
+  }
+
+  private failByDependency(job: Job, dep: Job): void {
+    this.setFailed(
+      job,
+      `Dependent Job ${dep.jobId} (${dep.jobName}) failed${dep.statusReason ? `: ${dep.statusReason}` : ''}`.slice(
+        0,
+        1024,
+      ),
+    );
+  }
+
+  private makeRunnable(job: Job): void {
+    const q = this.registry.queueByNameOrArn(job.jobQueueArn);
+    const never = q
+      ? neverFits(
+          job.resources,
+          this.snapshotHost(),
+          q.jobQueueName,
+          this.queueCes(q.computeEnvironmentOrder.map((o) => o.computeEnvironment)),
+        )
+      : undefined;
+    this.setStatus(job, 'RUNNABLE', never?.text);
+    this.addRunnable(job);
+    this.kick();
+  }
+
+  private addRunnable(job: Job): void {
+    let set = this.runnable.get(job.jobQueueArn);
+    if (!set) this.runnable.set(job.jobQueueArn, (set = new Set()));
+    set.add(job.jobId);
+  }
+
+  private setFailed(job: Job, reason: string): void {
+    job.stoppedAt ??= this.now;
+    this.setStatus(job, 'FAILED', reason);
+    this.settled(job);
+  }
+
+  /** A job reached SUCCEEDED/FAILED: wake its dependents. */
+  private settled(job: Job): void {
+    const waiting = this.dependents.get(job.jobId);
+    if (!waiting) return;
+    this.dependents.delete(job.jobId);
+    for (const id of waiting) {
+      const d = this.active.get(id);
+      if (d && d.status === 'PENDING') this.admit(d);
+    }
+  }
+
+  // ------------------------------------------------------------------ scheduling
+
+  /** Asks for a scheduling pass on the next turn of the event loop (many events share one pass). */
+  kick(): void {
+    if (this.tickScheduled || this.closed) return;
+    this.tickScheduled = true;
+    setImmediate(() => {
+      this.tickScheduled = false;
+      this.tick();
+    });
+  }
+
+  private snapshotHost(): Snapshot['host'] {
+    const h = this.opts.host;
+    const u = this.hostUsage;
+    return {
+      vcpus: h.vcpus,
+      memoryMiB: h.memoryMiB,
+      gpus: h.gpus,
+      usedVcpus: u.vcpus,
+      usedMemoryMiB: u.memoryMiB,
+      usedGpus: u.gpus,
+      runningJobs: u.jobs,
+    };
+  }
+
+  private schedCe(arn: string): SchedComputeEnvironment | undefined {
+    const ce = this.registry.ceByNameOrArn(arn);
+    if (!ce) return undefined;
+    const use = this.ceUsage.get(arn);
+    return {
+      arn,
+      name: ce.computeEnvironmentName,
+      enabled: ce.state === 'ENABLED',
+      managed: ce.type === 'MANAGED',
+      maxVcpus: ce.computeResources?.maxvCpus ?? 0,
+      usedVcpus: use?.vcpus ?? 0,
+      runningJobs: use?.jobs ?? 0,
+    };
+  }
+
+  private queueCes(arns: readonly string[]): SchedComputeEnvironment[] {
+    return arns.map((a) => this.schedCe(a)).filter((c): c is SchedComputeEnvironment => !!c);
+  }
+
+  /** The scheduler's view of now: capacity in use and the RUNNABLE jobs per queue. */
+  snapshot(): Snapshot {
+    const ces = new Map<string, SchedComputeEnvironment>();
+    for (const ce of this.registry.computeEnvironments.values())
+      ces.set(ce.computeEnvironmentArn, this.schedCe(ce.computeEnvironmentArn)!);
+    const queues: SchedQueue[] = [];
+    for (const q of this.registry.jobQueues.values()) {
+      const ids = this.runnable.get(q.jobQueueArn);
+      if (!ids || ids.size === 0) continue;
+      queues.push({
+        arn: q.jobQueueArn,
+        name: q.jobQueueName,
+        priority: q.priority,
+        computeEnvironments: q.computeEnvironmentOrder.map((o) => o.computeEnvironment),
+        runnable: this.iterRunnable(ids),
+      });
+    }
+    return { host: this.snapshotHost(), computeEnvironments: ces, queues };
+  }
+
+  private *iterRunnable(ids: Set<string>): Generator<SchedJob> {
+    for (const id of ids) {
+      const j = this.active.get(id);
+      if (j) yield { jobId: id, resources: j.resources };
+    }
+  }
+
+  private tick(): void {
+    if (this.closed || this.runnable.size === 0) return;
+    const plan = schedule(this.snapshot());
+    for (const p of plan.starts) {
+      const job = this.active.get(p.jobId);
+      if (!job || job.status !== 'RUNNABLE') continue;
+      this.startAttempt(job, p.computeEnvironmentArn);
+    }
+  }
+
+  private allocate(job: Job, ceArn: string): Allocation {
+    const r = job.resources;
+    const alloc: Allocation = {
+      computeEnvironmentArn: ceArn,
+      vcpus: r.vcpus,
+      memoryMiB: r.memoryMiB,
+      gpus: r.gpus,
+      attempt: job.attempts.length + 1,
+    };
+    this.allocations.set(job.jobId, alloc);
+    const use = this.ceUsage.get(ceArn) ?? { vcpus: 0, jobs: 0 };
+    use.vcpus += r.vcpus;
+    use.jobs++;
+    this.ceUsage.set(ceArn, use);
+    this.hostUsage.vcpus += r.vcpus;
+    this.hostUsage.memoryMiB += r.memoryMiB;
+    this.hostUsage.gpus += r.gpus;
+    this.hostUsage.jobs++;
+    return alloc;
+  }
+
+  private release(jobId: string): Allocation | undefined {
+    const alloc = this.allocations.get(jobId);
+    if (!alloc) return undefined;
+    this.allocations.delete(jobId);
+    if (alloc.timer) clearTimeout(alloc.timer);
+    const use = this.ceUsage.get(alloc.computeEnvironmentArn);
+    if (use) {
+      use.vcpus -= alloc.vcpus;
+      use.jobs--;
+    }
+    this.hostUsage.vcpus -= alloc.vcpus;
+    this.hostUsage.memoryMiB -= alloc.memoryMiB;
+    this.hostUsage.gpus -= alloc.gpus;
+    this.hostUsage.jobs--;
+    this.kick();
+    return alloc;
+  }
+
+  private startAttempt(job: Job, ceArn: string): void {
+    const alloc = this.allocate(job, ceArn);
+    const defName = job.jobDefinitionArn.slice(job.jobDefinitionArn.lastIndexOf('/') + 1).replace(/:\d+$/, '');
+    const logStreamName = `${defName}/default/${randomBytes(16).toString('hex')}`;
+    job.container = { logStreamName, containerInstanceArn: ceArn };
+    this.setStatus(job, 'STARTING');
+    const q = this.registry.queueByNameOrArn(job.jobQueueArn);
+    const ce = this.registry.ceByNameOrArn(ceArn);
+    const environment: Record<string, string> = {};
+    for (const kv of job.containerProperties.environment ?? []) if (kv.name) environment[kv.name] = kv.value ?? '';
+    environment.AWS_BATCH_JOB_ID = job.jobId;
+    environment.AWS_BATCH_JOB_ATTEMPT = String(alloc.attempt);
+    environment.AWS_BATCH_JQ_NAME = q?.jobQueueName ?? '';
+    environment.AWS_BATCH_CE_NAME = ce?.computeEnvironmentName ?? '';
+    if (job.arrayProperties?.index !== undefined) {
+      environment.AWS_BATCH_JOB_ARRAY_INDEX = String(job.arrayProperties.index);
+      if (job.arrayProperties.size !== undefined)
+        environment.AWS_BATCH_JOB_ARRAY_SIZE = String(job.arrayProperties.size);
+    }
+    this.logs.open(logStreamName, {
+      jobId: job.jobId,
+      attempt: alloc.attempt,
+      ...(job.owner ? { pi: job.owner.pi } : {}),
+    });
+    this.runtime.start({
+      jobId: job.jobId,
+      attempt: alloc.attempt,
+      command: job.containerProperties.command ?? [],
+      environment,
+      containerProperties: job.containerProperties,
+      resources: job.resources,
+      logStreamName,
+    });
+  }
+
+  private armTimeout(job: Job, alloc: Allocation): void {
+    const secs = job.timeout?.attemptDurationSeconds;
+    if (!secs || alloc.startedAt === undefined) return;
+    const due = alloc.startedAt + secs * 1000 - this.now;
+    alloc.timer = setTimeout(
+      () => {
+        alloc.timedOut = true;
+        void this.runtime.stop(job.jobId, alloc.attempt, TIMEOUT_REASON);
+      },
+      Math.max(0, due),
+    );
+    alloc.timer.unref();
+  }
+
+  // ------------------------------------------------------------------ runtime events
+
+  started(jobId: string, attempt: number, info: { taskArn?: string; containerInstanceArn?: string }): void {
+    const job = this.active.get(jobId);
+    const alloc = this.allocations.get(jobId);
+    if (!job || !alloc || alloc.attempt !== attempt || job.status !== 'STARTING') return;
+    const now = this.now;
+    alloc.startedAt = now;
+    job.startedAt = now;
+    if (info.taskArn) job.container.taskArn = info.taskArn;
+    this.setStatus(job, 'RUNNING');
+    this.armTimeout(job, alloc);
+    if (alloc.stopReason !== undefined) void this.runtime.stop(jobId, attempt, alloc.stopReason);
+  }
+
+  output(jobId: string, attempt: number, stream: 'stdout' | 'stderr', data: Buffer): void {
+    const job = this.active.get(jobId);
+    if (!job?.container.logStreamName || this.allocations.get(jobId)?.attempt !== attempt) return;
+    this.logs.write(job.container.logStreamName, stream, data);
+  }
+
+  exited(jobId: string, attempt: number, report: ExitReport): void {
+    const job = this.active.get(jobId);
+    const alloc = this.allocations.get(jobId);
+    if (!job || !alloc || alloc.attempt !== attempt) return;
+    this.finishAttempt(job, report);
+  }
+
+  /** Records the attempt that just ended and decides: SUCCEEDED, retry (RUNNABLE) or FAILED. */
+  private finishAttempt(job: Job, report: ExitReport): void {
+    const alloc = this.release(job.jobId);
+    const now = this.now;
+    const logStreamName = job.container.logStreamName;
+    if (logStreamName) void this.logs.close(logStreamName);
+    const timedOut = alloc?.timedOut === true;
+    const terminated = job.isTerminated === true;
+    let statusReason = report.statusReason ?? ESSENTIAL_EXITED;
+    if (timedOut) statusReason = TIMEOUT_REASON;
+    else if (terminated) statusReason = alloc?.stopReason ?? job.statusReason ?? 'Terminated';
+    const container = { ...job.container };
+    if (report.exitCode !== undefined) container.exitCode = report.exitCode;
+    else delete container.exitCode;
+    if (report.reason !== undefined) container.reason = report.reason;
+    job.container = container;
+    job.attempts.push({
+      container: {
+        ...(report.exitCode !== undefined ? { exitCode: report.exitCode } : {}),
+        ...(report.reason !== undefined ? { reason: report.reason } : {}),
+        ...(logStreamName ? { logStreamName } : {}),
+        ...(container.containerInstanceArn ? { containerInstanceArn: container.containerInstanceArn } : {}),
+        ...(container.taskArn ? { taskArn: container.taskArn } : {}),
+        networkInterfaces: [],
+      },
+      ...(alloc?.startedAt !== undefined
+        ? { startedAt: alloc.startedAt }
+        : job.startedAt !== undefined
+          ? { startedAt: job.startedAt }
+          : {}),
+      stoppedAt: now,
+      statusReason,
+    });
+    const ok = report.exitCode === 0 && !timedOut && !terminated && report.statusReason === undefined;
+    if (ok) {
+      job.stoppedAt = now;
+      this.setStatus(job, 'SUCCEEDED', statusReason);
+      this.settled(job);
+      return;
+    }
+    const outcome = {
+      ...(report.exitCode !== undefined ? { exitCode: report.exitCode } : {}),
+      ...(report.reason !== undefined ? { reason: report.reason } : {}),
+      statusReason,
+    };
+    if (!timedOut && !terminated && shouldRetry(job.retryStrategy, job.attempts.length, outcome)) {
+      this.makeRunnable(job);
+      return;
+    }
+    this.setFailed(job, statusReason);
+  }
+
+  // ------------------------------------------------------------------ cancel / terminate
+
+  private async requireOwnJob(caller: Caller, jobId: string): Promise<Job> {
+    const job = (await this.findJobs([jobId])).get(jobId);
+    if (!job || (!caller.admin && job.owner?.pi !== caller.pi))
+      throw new ClientException(
+        `jobId ${JSON.stringify(jobId)} does not exist; check the id with list-jobs or describe-jobs`,
+      );
+    return job;
+  }
+
+  async cancel(caller: Caller, input: Input): Promise<Record<string, never>> {
+    const job = await this.requireOwnJob(caller, input.jobId as string);
+    const reason = (input.reason as string).slice(0, 1024);
+    const live = this.active.get(job.jobId);
+    if (!live || isTerminal(live.status)) return {};
+    if (live.status === 'STARTING' || live.status === 'RUNNING') return {};
+    live.isCancelled = true;
+    if (live.status === 'PENDING') {
+      // AWS cancels a PENDING job once its dependencies have completed.
+      live.statusReason = reason;
+      this.writer.enqueue(live);
+      return {};
+    }
+    this.setFailed(live, reason);
+    return {};
+  }
+
+  async terminate(caller: Caller, input: Input): Promise<Record<string, never>> {
+    const job = await this.requireOwnJob(caller, input.jobId as string);
+    const reason = (input.reason as string).slice(0, 1024);
+    const live = this.active.get(job.jobId);
+    if (!live || isTerminal(live.status)) return {};
+    live.isTerminated = true;
+    if (live.status === 'STARTING' || live.status === 'RUNNING') {
+      const alloc = this.allocations.get(live.jobId);
+      if (alloc) {
+        alloc.stopReason = reason;
+        this.writer.enqueue(live);
+        await this.runtime.stop(live.jobId, alloc.attempt, reason);
+      }
+      return {};
+    }
+    live.isCancelled = true;
+    this.setFailed(live, reason);
+    return {};
+  }
+
+  /** Terminates every job of a queue (DeleteJobQueue). */
+  async terminateQueue(queueArn: string, reason: string): Promise<void> {
+    const admin: Caller = { user: 'root', pi: '', admin: true };
+    for (const job of [...this.active.values()])
+      if (job.jobQueueArn === queueArn && !isTerminal(job.status))
+        await this.terminate(admin, { jobId: job.jobId, reason });
+  }
+
+  // ------------------------------------------------------------------ reads
+
+  /** The statusReason a reader sees: for RUNNABLE jobs, why it waits right now. */
+  private reasonsFor(jobs: readonly Job[]): Map<string, string | undefined> {
+    const out = new Map<string, string | undefined>();
+    const byQueue = new Map<string, Set<string>>();
+    for (const j of jobs) {
+      if (j.status === 'RUNNABLE' && this.active.get(j.jobId) === j) {
+        let s = byQueue.get(j.jobQueueArn);
+        if (!s) byQueue.set(j.jobQueueArn, (s = new Set()));
+        s.add(j.jobId);
+      } else out.set(j.jobId, j.statusReason);
+    }
+    if (byQueue.size === 0) return out;
+    const snap = this.snapshot();
+    for (const [queueArn, wanted] of byQueue) {
+      const q = this.registry.queueByNameOrArn(queueArn);
+      let ahead = 0;
+      for (const id of this.runnable.get(queueArn) ?? []) {
+        if (wanted.has(id)) {
+          const j = this.active.get(id)!;
+          out.set(
+            id,
+            q
+              ? explainWait(
+                  snap,
+                  {
+                    name: q.jobQueueName,
+                    computeEnvironments: q.computeEnvironmentOrder.map((o) => o.computeEnvironment),
+                  },
+                  j.resources,
+                  ahead,
+                ).text
+              : j.statusReason,
+          );
+          wanted.delete(id);
+          if (wanted.size === 0) break;
+        }
+        ahead++;
+      }
+    }
+    return out;
+  }
+
+  async describe(caller: Caller, input: Input): Promise<{ jobs: Record<string, unknown>[] }> {
+    const ids = input.jobs as string[];
+    if (ids.length > 100)
+      throw new ClientException(`jobs has ${ids.length} ids; DescribeJobs accepts at most 100 per call`);
+    const found = await this.findJobs(ids);
+    const jobs = ids
+      .map((id) => found.get(id))
+      .filter((j): j is Job => !!j && (caller.admin || j.owner?.pi === caller.pi));
+    const reasons = this.reasonsFor(jobs);
+    return { jobs: jobs.map((j) => jobDetail(j, reasons.get(j.jobId))) };
+  }
+
+  async list(caller: Caller, input: Input): Promise<{ jobSummaryList: Record<string, unknown>[]; nextToken?: string }> {
+    checkRange('maxResults', input.maxResults as number | undefined, 1, 1000);
+    const filters = (input.filters as { name?: string; values?: string[] }[] | undefined) ?? [];
+    if (!input.jobQueue && !input.arrayJobId && !input.multiNodeJobId)
+      throw new ClientException(
+        'ListJobs needs jobQueue, arrayJobId or multiNodeJobId: name the queue whose jobs you want',
+      );
+    let jobQueueArn: string | undefined;
+    if (input.jobQueue) {
+      const q = this.registry.queueByNameOrArn(input.jobQueue as string);
+      if (!q)
+        throw new ClientException(
+          `jobQueue ${JSON.stringify(input.jobQueue)} does not exist; list queues with describe-job-queues`,
+        );
+      jobQueueArn = q.jobQueueArn;
+    }
+    const query: Parameters<Store['listJobs']>[0] = { limit: (input.maxResults as number | undefined) ?? 100 };
+    if (jobQueueArn) query.jobQueueArn = jobQueueArn;
+    if (input.arrayJobId) query.arrayJobId = input.arrayJobId as string;
+    if (input.multiNodeJobId) query.arrayJobId = `${input.multiNodeJobId as string}#mnp`;
+    if (filters.length === 0) query.statuses = [(input.jobStatus as JobStatus | undefined) ?? 'RUNNING'];
+    else if (input.jobStatus !== undefined) query.statuses = [input.jobStatus as JobStatus];
+    for (const f of filters) {
+      const v = f.values?.[0];
+      if (!f.name || v === undefined || (f.values?.length ?? 0) !== 1)
+        throw new ClientException(`filters: each filter needs a name and exactly one value; got ${JSON.stringify(f)}`);
+      const prefix = v.endsWith('*');
+      const value = prefix ? v.slice(0, -1) : v;
+      switch (f.name) {
+        case 'JOB_NAME':
+          query.jobName = { value, prefix };
+          break;
+        case 'JOB_DEFINITION':
+          query.jobDefinition = { value, prefix };
+          break;
+        case 'BEFORE_CREATED_AT':
+        case 'AFTER_CREATED_AT': {
+          const t = Number(v);
+          if (!Number.isFinite(t))
+            throw new ClientException(
+              `filters: ${f.name} takes a time in epoch milliseconds; got ${JSON.stringify(v)}`,
+            );
+          if (f.name === 'BEFORE_CREATED_AT') query.createdBefore = t;
+          else query.createdAfter = t;
+          break;
+        }
+        default:
+          throw new ClientException(
+            `filters: unknown filter name ${JSON.stringify(f.name)}; use JOB_NAME, JOB_DEFINITION, BEFORE_CREATED_AT or AFTER_CREATED_AT`,
+          );
+      }
+    }
+    if (!caller.admin) query.pi = caller.pi;
+    const cursor = decodeToken<{ c: number; i: string; n: number }>('jobs', input.nextToken as string | undefined);
+    if (cursor) query.after = { createdAt: cursor.c, jobId: cursor.i };
+    await this.writer.barrier();
+    const page = await this.store.listJobs(query);
+    const jobs = page.jobs.map((j) => this.active.get(j.jobId) ?? j);
+    const reasons = this.reasonsFor(jobs);
+    const out: { jobSummaryList: Record<string, unknown>[]; nextToken?: string } = {
+      jobSummaryList: jobs.map((j) => jobSummary(j, reasons.get(j.jobId))),
+    };
+    if (page.last)
+      out.nextToken = encodeToken('jobs', { c: page.last.createdAt, i: page.last.jobId, n: (cursor?.n ?? 0) + 1 });
+    return out;
+  }
+
+  // ------------------------------------------------------------------ tags on jobs
+
+  async jobForTags(arn: string): Promise<Job | undefined> {
+    const id = arn.slice(arn.lastIndexOf('/') + 1);
+    return (await this.findJobs([id])).get(id);
+  }
+
+  async saveJobTags(job: Job, tags: Record<string, string>): Promise<void> {
+    const live = this.active.get(job.jobId) ?? job;
+    live.tags = tags;
+    await this.writer.write(live);
+  }
+
+  /** Counts for health and dashboards. */
+  stats(): { active: number; running: number; usedVcpus: number } {
+    return { active: this.active.size, running: this.allocations.size, usedVcpus: this.hostUsage.vcpus };
+  }
+}

@@ -1,0 +1,254 @@
+/**
+ * The SQLite store (better-sqlite3, WAL). Documents are kept whole as JSON next to the columns that queries use.
+ * better-sqlite3 is synchronous; the async Store contract is kept so that networked backends fit the same port.
+ */
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { JobListQuery, JobPage, ResourceSnapshot, Store } from '../../core/ports.js';
+import type { ComputeEnvironment, Job, JobDefinition, JobQueue, SchedulingPolicy } from '../../core/types.js';
+import { SQLITE_MIGRATIONS } from './migrations.js';
+
+/** The highest code point, appended to a prefix to make an index range scan. */
+const PREFIX_END = '\u{10FFFF}';
+
+export interface SqliteStoreOptions {
+  /** Path of the database file, or ':memory:'. */
+  file: string;
+  /** fsync every commit (survives power loss) when true; the default. */
+  durable?: boolean;
+}
+
+function jobDefName(arn: string): string {
+  const slash = arn.lastIndexOf('/');
+  const tail = slash >= 0 ? arn.slice(slash + 1) : arn;
+  const colon = tail.lastIndexOf(':');
+  return colon >= 0 ? tail.slice(0, colon) : tail;
+}
+
+export class SqliteStore implements Store {
+  readonly kind = 'sqlite';
+  private readonly db: Database.Database;
+  private readonly upsertJob: Database.Statement;
+  private readonly getJob: Database.Statement;
+  private readonly writeJobsTx: (jobs: readonly Job[]) => void;
+
+  constructor(opts: SqliteStoreOptions) {
+    if (opts.file !== ':memory:') mkdirSync(dirname(opts.file), { recursive: true });
+    this.db = new Database(opts.file);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma(`synchronous = ${opts.durable === false ? 'NORMAL' : 'FULL'}`);
+    this.db.pragma('busy_timeout = 5000');
+    this.db.pragma('foreign_keys = ON');
+    this.migrateSync();
+    this.upsertJob = this.db.prepare(
+      `INSERT INTO jobs (id, name_lc, queue_arn, status, created_at, stopped_at, job_def_arn, job_def_name, array_parent, array_index, pi, doc)
+       VALUES (@id, @name_lc, @queue_arn, @status, @created_at, @stopped_at, @job_def_arn, @job_def_name, @array_parent, @array_index, @pi, @doc)
+       ON CONFLICT (id) DO UPDATE SET status = excluded.status, stopped_at = excluded.stopped_at, doc = excluded.doc`,
+    );
+    this.getJob = this.db.prepare('SELECT doc FROM jobs WHERE id = ?');
+    this.writeJobsTx = this.db.transaction((jobs: readonly Job[]) => {
+      for (const j of jobs) {
+        const colon = j.jobId.indexOf(':');
+        this.upsertJob.run({
+          id: j.jobId,
+          name_lc: j.jobName.toLowerCase(),
+          queue_arn: j.jobQueueArn,
+          status: j.status,
+          created_at: j.createdAt,
+          stopped_at: j.stoppedAt ?? null,
+          job_def_arn: j.jobDefinitionArn,
+          job_def_name: jobDefName(j.jobDefinitionArn),
+          array_parent: colon > 0 ? j.jobId.slice(0, colon) : null,
+          array_index: colon > 0 ? Number(j.jobId.slice(colon + 1)) : null,
+          pi: j.owner?.pi ?? null,
+          doc: JSON.stringify(j),
+        });
+      }
+    });
+  }
+
+  private migrateSync(): void {
+    this.db.exec(
+      'CREATE TABLE IF NOT EXISTS schema_migrations (id INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)',
+    );
+    const done = new Set(
+      (this.db.prepare('SELECT id FROM schema_migrations').all() as { id: number }[]).map((r) => r.id),
+    );
+    for (const m of SQLITE_MIGRATIONS) {
+      if (done.has(m.id)) continue;
+      this.db.transaction(() => {
+        this.db.exec(m.sql);
+        this.db
+          .prepare('INSERT INTO schema_migrations (id, name, applied_at) VALUES (?, ?, ?)')
+          .run(m.id, m.name, Date.now());
+      })();
+    }
+  }
+
+  async migrate(): Promise<void> {
+    this.migrateSync();
+  }
+
+  async close(): Promise<void> {
+    this.db.close();
+  }
+
+  async loadResources(): Promise<ResourceSnapshot> {
+    const docs = <T>(table: string): T[] =>
+      (this.db.prepare(`SELECT doc FROM ${table} ORDER BY rowid`).all() as { doc: string }[]).map(
+        (r) => JSON.parse(r.doc) as T,
+      );
+    return {
+      computeEnvironments: docs<ComputeEnvironment>('compute_environments'),
+      jobQueues: docs<JobQueue>('job_queues'),
+      jobDefinitions: docs<JobDefinition>('job_definitions'),
+      schedulingPolicies: docs<SchedulingPolicy>('scheduling_policies'),
+    };
+  }
+
+  async putComputeEnvironment(ce: ComputeEnvironment): Promise<void> {
+    this.db
+      .prepare(
+        'INSERT INTO compute_environments (arn, name, doc) VALUES (?, ?, ?) ON CONFLICT (arn) DO UPDATE SET doc = excluded.doc',
+      )
+      .run(ce.computeEnvironmentArn, ce.computeEnvironmentName, JSON.stringify(ce));
+  }
+
+  async deleteComputeEnvironment(arn: string): Promise<void> {
+    this.db.prepare('DELETE FROM compute_environments WHERE arn = ?').run(arn);
+  }
+
+  async putJobQueue(q: JobQueue): Promise<void> {
+    this.db
+      .prepare(
+        'INSERT INTO job_queues (arn, name, doc) VALUES (?, ?, ?) ON CONFLICT (arn) DO UPDATE SET doc = excluded.doc',
+      )
+      .run(q.jobQueueArn, q.jobQueueName, JSON.stringify(q));
+  }
+
+  async deleteJobQueue(arn: string): Promise<void> {
+    this.db.prepare('DELETE FROM job_queues WHERE arn = ?').run(arn);
+  }
+
+  async putJobDefinition(d: JobDefinition): Promise<void> {
+    this.db
+      .prepare(
+        `INSERT INTO job_definitions (arn, name, revision, status, doc) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (arn) DO UPDATE SET status = excluded.status, doc = excluded.doc`,
+      )
+      .run(d.jobDefinitionArn, d.jobDefinitionName, d.revision, d.status, JSON.stringify(d));
+  }
+
+  async putSchedulingPolicy(p: SchedulingPolicy): Promise<void> {
+    this.db
+      .prepare(
+        'INSERT INTO scheduling_policies (arn, name, doc) VALUES (?, ?, ?) ON CONFLICT (arn) DO UPDATE SET doc = excluded.doc',
+      )
+      .run(p.arn, p.name, JSON.stringify(p));
+  }
+
+  async deleteSchedulingPolicy(arn: string): Promise<void> {
+    this.db.prepare('DELETE FROM scheduling_policies WHERE arn = ?').run(arn);
+  }
+
+  async writeJobs(jobs: readonly Job[]): Promise<void> {
+    if (jobs.length) this.writeJobsTx(jobs);
+  }
+
+  async getJobs(ids: readonly string[]): Promise<Job[]> {
+    const out: Job[] = [];
+    for (const id of ids) {
+      const row = this.getJob.get(id) as { doc: string } | undefined;
+      if (row) out.push(JSON.parse(row.doc) as Job);
+    }
+    return out;
+  }
+
+  async listJobs(q: JobListQuery): Promise<JobPage> {
+    const where: string[] = [];
+    const args: (string | number)[] = [];
+    if (q.jobQueueArn !== undefined) {
+      where.push('queue_arn = ?');
+      args.push(q.jobQueueArn);
+    }
+    if (q.arrayJobId !== undefined) {
+      where.push('array_parent = ?');
+      args.push(q.arrayJobId);
+    }
+    if (q.statuses) {
+      where.push(`status IN (${q.statuses.map(() => '?').join(',')})`);
+      args.push(...q.statuses);
+    }
+    if (q.jobName) {
+      const v = q.jobName.value.toLowerCase();
+      if (q.jobName.prefix) {
+        where.push('name_lc >= ? AND name_lc < ?');
+        args.push(v, v + PREFIX_END);
+      } else {
+        where.push('name_lc = ?');
+        args.push(v);
+      }
+    }
+    if (q.jobDefinition) {
+      const v = q.jobDefinition.value;
+      if (v.startsWith('arn:')) {
+        where.push(q.jobDefinition.prefix ? 'job_def_arn >= ? AND job_def_arn < ?' : 'job_def_arn = ?');
+        args.push(v, ...(q.jobDefinition.prefix ? [v + PREFIX_END] : []));
+      } else if (!q.jobDefinition.prefix && v.includes(':')) {
+        where.push('job_def_arn LIKE ?');
+        args.push(`%:job-definition/${v.replace(/[%_]/g, '')}`);
+      } else if (q.jobDefinition.prefix) {
+        where.push('job_def_name >= ? AND job_def_name < ?');
+        args.push(v, v + PREFIX_END);
+      } else {
+        where.push('job_def_name = ?');
+        args.push(v);
+      }
+    }
+    if (q.search) {
+      const s = q.search;
+      where.push('((id >= ? AND id < ?) OR (name_lc >= ? AND name_lc < ?))');
+      args.push(s, s + PREFIX_END, s.toLowerCase(), s.toLowerCase() + PREFIX_END);
+    }
+    if (q.createdAfter !== undefined) {
+      where.push('created_at > ?');
+      args.push(q.createdAfter);
+    }
+    if (q.createdBefore !== undefined) {
+      where.push('created_at < ?');
+      args.push(q.createdBefore);
+    }
+    if (q.pi !== undefined) {
+      where.push('pi = ?');
+      args.push(q.pi);
+    }
+    if (q.after) {
+      where.push('(created_at < ? OR (created_at = ? AND id < ?))');
+      args.push(q.after.createdAt, q.after.createdAt, q.after.jobId);
+    }
+    const sql = `SELECT doc FROM jobs ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY created_at DESC, id DESC LIMIT ?`;
+    const rows = this.db.prepare(sql).all(...args, q.limit + 1) as { doc: string }[];
+    const jobs = rows.slice(0, q.limit).map((r) => JSON.parse(r.doc) as Job);
+    const lastJob = jobs[jobs.length - 1];
+    return rows.length > q.limit && lastJob
+      ? { jobs, last: { createdAt: lastJob.createdAt, jobId: lastJob.jobId } }
+      : { jobs };
+  }
+
+  async loadActiveJobs(): Promise<Job[]> {
+    const rows = this.db
+      .prepare("SELECT doc FROM jobs WHERE status NOT IN ('SUCCEEDED', 'FAILED') ORDER BY created_at, id")
+      .all() as { doc: string }[];
+    return rows.map((r) => JSON.parse(r.doc) as Job);
+  }
+
+  async purgeJobs(before: number): Promise<string[]> {
+    const rows = this.db
+      .prepare('DELETE FROM jobs WHERE stopped_at IS NOT NULL AND stopped_at < ? RETURNING id')
+      .all(before) as {
+      id: string;
+    }[];
+    return rows.map((r) => r.id);
+  }
+}

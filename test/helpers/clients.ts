@@ -1,0 +1,52 @@
+/** Runs the real clients (aws CLI v1 and v2, python with boto3) against a test server. */
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+
+/** aws CLI v1 comes with the machine's Python (pip); v2 is Debian's awscli package at /usr/bin/aws. */
+export const AWS_V1 = process.env.OPENBATCH_TEST_AWS_V1 ?? 'aws';
+export const AWS_V2 = process.env.OPENBATCH_TEST_AWS_V2 ?? '/usr/bin/aws';
+
+export interface RunResult {
+  status: number;
+  stdout: string;
+  stderr: string;
+}
+
+export function run(cmd: string, args: string[], env: NodeJS.ProcessEnv, input?: string): RunResult {
+  const r = spawnSync(cmd, args, { env, encoding: 'utf8', input, timeout: 120_000, maxBuffer: 256 * 1024 * 1024 });
+  if (r.error) throw r.error;
+  return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** Runs `aws <args> --endpoint-url <url>` and parses JSON output; throws with stderr on failure. */
+export function aws(bin: string, url: string, env: NodeJS.ProcessEnv, args: string[]): any {
+  const r = run(bin, [...args, '--endpoint-url', url, '--output', 'json'], env);
+  if (r.status !== 0) throw new Error(`${bin} ${args.join(' ')} failed (${r.status}): ${r.stderr}`);
+  return r.stdout.trim() ? JSON.parse(r.stdout) : {};
+}
+
+/** Whether a binary is present; under CI=true a missing one is an error, never a silent skip. */
+export function requireBinary(path: string, install: string): void {
+  const found = path.includes('/') ? existsSync(path) : spawnSync('sh', ['-c', `command -v ${path}`]).status === 0;
+  if (!found) throw new Error(`${path} is missing: ${install}`);
+}
+
+export function python(code: string, env: NodeJS.ProcessEnv): RunResult {
+  return run('python3', ['-c', code], env);
+}
+
+export async function waitFor<T>(
+  what: string,
+  fn: () => T | Promise<T>,
+  ok: (v: T) => boolean,
+  timeoutMs = 30_000,
+): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  let last: T | undefined;
+  while (Date.now() < end) {
+    last = await fn();
+    if (ok(last)) return last;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out waiting for ${what}; last value: ${JSON.stringify(last)}`);
+}
