@@ -38,6 +38,8 @@ export interface JobListQuery {
   /** Only jobs of this PI group (access control). */
   pi?: string;
   limit: number;
+  /** With arrayJobId: children come in index order, after this index. */
+  afterIndex?: number;
   /** Keyset cursor: the (createdAt, jobId) of the last row of the previous page. */
   after?: { createdAt: number; jobId: string };
 }

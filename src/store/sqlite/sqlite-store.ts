@@ -227,7 +227,13 @@ export class SqliteStore implements Store {
       where.push('(created_at < ? OR (created_at = ? AND id < ?))');
       args.push(q.after.createdAt, q.after.createdAt, q.after.jobId);
     }
-    const sql = `SELECT doc FROM jobs ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY created_at DESC, id DESC LIMIT ?`;
+    const byIndex = q.arrayJobId !== undefined;
+    if (byIndex && q.afterIndex !== undefined) {
+      where.push('array_index > ?');
+      args.push(q.afterIndex);
+    }
+    const order = byIndex ? 'array_index ASC' : 'created_at DESC, id DESC';
+    const sql = `SELECT doc FROM jobs ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY ${order} LIMIT ?`;
     const rows = this.db.prepare(sql).all(...args, q.limit + 1) as { doc: string }[];
     const jobs = rows.slice(0, q.limit).map((r) => JSON.parse(r.doc) as Job);
     const lastJob = jobs[jobs.length - 1];
