@@ -3,6 +3,15 @@ import { Command, Option } from 'commander';
 import { resolveConfig } from '../config.js';
 import { startServer } from '../server.js';
 import { serverParts } from '../parts.js';
+import { registerCancel } from './cancel.js';
+
+// The AWS SDK warns on every run that its releases after January 2027 need Node 22; say it once in the docs instead.
+const emitWarning = process.emitWarning.bind(process);
+process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
+  const text = typeof warning === 'string' ? warning : warning.message;
+  if (/NodeVersionSupportWarning|will require node >=22/.test(text) || rest.includes('NodeVersionSupportWarning')) return;
+  (emitWarning as (...a: unknown[]) => void)(warning, ...rest);
+}) as typeof process.emitWarning;
 
 const program = new Command();
 program
@@ -86,6 +95,8 @@ program
     process.on('SIGINT', () => stop('SIGINT'));
     process.on('SIGTERM', () => stop('SIGTERM'));
   });
+
+registerCancel(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   console.error(`openbatch: ${(err as Error).message}`);

@@ -38,6 +38,8 @@ export interface JobListQuery {
   /** Only jobs of this PI group (access control). */
   pi?: string;
   limit: number;
+  /** Without arrayJobId, array children are left out unless this is set (dashboard search). */
+  includeChildren?: boolean;
   /** With arrayJobId: children come in index order, after this index. */
   afterIndex?: number;
   /** Keyset cursor: the (createdAt, jobId) of the last row of the previous page. */

@@ -175,6 +175,9 @@ export class SqliteStore implements Store {
     if (q.arrayJobId !== undefined) {
       where.push('array_parent = ?');
       args.push(q.arrayJobId);
+    } else if (!q.includeChildren) {
+      // As AWS: a queue's listing shows array parents; their children are listed by arrayJobId.
+      where.push('array_parent IS NULL');
     }
     if (q.statuses) {
       where.push(`status IN (${q.statuses.map(() => '?').join(',')})`);
