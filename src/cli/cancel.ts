@@ -2,7 +2,13 @@
  * `openbatch cancel`: stops many jobs in one command (AWS users script one CancelJob/TerminateJob call per job).
  * Jobs that have not started are cancelled; STARTING/RUNNING ones are terminated. `--dry-run` lists what it would stop.
  */
-import { CancelJobCommand, ListJobsCommand, TerminateJobCommand, type JobStatus, type JobSummary } from '@aws-sdk/client-batch';
+import {
+  CancelJobCommand,
+  ListJobsCommand,
+  TerminateJobCommand,
+  type JobStatus,
+  type JobSummary,
+} from '@aws-sdk/client-batch';
 import type { Command } from 'commander';
 import { batchClient, withClientOptions, type ClientOptions } from './client.js';
 
@@ -55,12 +61,14 @@ export function registerCancel(program: Command): void {
             ...(nextToken ? { nextToken } : {}),
           }),
         );
-        for (const j of page.jobSummaryList ?? []) if (!prefix || j.jobName?.toLowerCase().startsWith(prefix)) jobs.push(j);
+        for (const j of page.jobSummaryList ?? [])
+          if (!prefix || j.jobName?.toLowerCase().startsWith(prefix)) jobs.push(j);
         nextToken = page.nextToken;
       } while (nextToken);
     }
     if (o.dryRun) {
-      for (const j of jobs) console.log(`would ${isStarted(j) ? 'terminate' : 'cancel'}\t${j.jobId}\t${j.jobName}\t${j.status}`);
+      for (const j of jobs)
+        console.log(`would ${isStarted(j) ? 'terminate' : 'cancel'}\t${j.jobId}\t${j.jobName}\t${j.status}`);
       console.log(`${jobs.length} job(s) would be stopped`);
       return;
     }

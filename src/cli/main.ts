@@ -9,7 +9,8 @@ import { registerCancel } from './cancel.js';
 const emitWarning = process.emitWarning.bind(process);
 process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
   const text = typeof warning === 'string' ? warning : warning.message;
-  if (/NodeVersionSupportWarning|will require node >=22/.test(text) || rest.includes('NodeVersionSupportWarning')) return;
+  if (/NodeVersionSupportWarning|will require node >=22/.test(text) || rest.includes('NodeVersionSupportWarning'))
+    return;
   (emitWarning as (...a: unknown[]) => void)(warning, ...rest);
 }) as typeof process.emitWarning;
 
