@@ -7,12 +7,12 @@ import { registerCancel } from './cancel.js';
 
 // The AWS SDK warns on every run that its releases after January 2027 need Node 22; say it once in the docs instead.
 const emitWarning = process.emitWarning.bind(process);
-process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
+process.emitWarning = (warning: string | Error, ...rest: unknown[]) => {
   const text = typeof warning === 'string' ? warning : warning.message;
   if (/NodeVersionSupportWarning|will require node >=22/.test(text) || rest.includes('NodeVersionSupportWarning'))
     return;
   (emitWarning as (...a: unknown[]) => void)(warning, ...rest);
-}) as typeof process.emitWarning;
+};
 
 const program = new Command();
 program
