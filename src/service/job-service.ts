@@ -91,6 +91,8 @@ export class JobService implements RuntimeEvents {
   private closed = false;
   runtime!: Runtime;
   logs!: LogSink;
+  /** Called after every status change (the dashboard's live updates); must not throw. */
+  onTransition?: (job: Job) => void;
 
   constructor(
     private readonly store: Store,
@@ -289,6 +291,7 @@ export class JobService implements RuntimeEvents {
     if (reason !== undefined) job.statusReason = reason;
     else delete job.statusReason;
     this.writer.enqueue(job);
+    this.onTransition?.(job);
   }
 
   /** SUBMITTED/PENDING -> PENDING, RUNNABLE or FAILED depending on the dependencies. */
