@@ -25,7 +25,11 @@ export interface DashboardLogReader {
   getLogEvents(
     streamName: string,
     opts: { startFromHead?: boolean; nextToken?: string; limit?: number },
-  ): Promise<{ events: { timestamp: number; message: string }[]; nextForwardToken?: string; nextBackwardToken?: string }>;
+  ): Promise<{
+    events: { timestamp: number; message: string }[];
+    nextForwardToken?: string;
+    nextBackwardToken?: string;
+  }>;
 }
 
 export interface DashboardDeps {
@@ -50,7 +54,9 @@ function intParam(q: Query, name: string): number | undefined {
   if (v === undefined || v === '') return undefined;
   const n = Number(v);
   if (!Number.isSafeInteger(n) || n < 0)
-    throw new ClientException(`${name} must be a non-negative integer (epoch milliseconds for times); got ${JSON.stringify(v)}`);
+    throw new ClientException(
+      `${name} must be a non-negative integer (epoch milliseconds for times); got ${JSON.stringify(v)}`,
+    );
   return n;
 }
 
@@ -192,12 +198,15 @@ export function dashboardPlugin(deps: DashboardDeps): (app: FastifyInstance) => 
       if (search) query.search = search;
       if (q.queue) {
         const queue = deps.registry.queueByNameOrArn(q.queue);
-        if (!queue) throw new ClientException(`queue ${JSON.stringify(q.queue)} does not exist; pick one from the list`);
+        if (!queue)
+          throw new ClientException(`queue ${JSON.stringify(q.queue)} does not exist; pick one from the list`);
         query.jobQueueArn = queue.jobQueueArn;
       }
       if (q.status) {
         if (!JOB_STATUSES.includes(q.status as JobStatus))
-          throw new ClientException(`status must be one of ${JOB_STATUSES.join(', ')}; got ${JSON.stringify(q.status)}`);
+          throw new ClientException(
+            `status must be one of ${JOB_STATUSES.join(', ')}; got ${JSON.stringify(q.status)}`,
+          );
         query.statuses = [q.status as JobStatus];
       }
       const from = intParam(q, 'from');
@@ -217,7 +226,8 @@ export function dashboardPlugin(deps: DashboardDeps): (app: FastifyInstance) => 
       // The store may trail the live state by a commit; active jobs are re-read through the service.
       const live = page.jobs.filter((j) => !isTerminal(j.status)).map((j) => j.jobId);
       const fresh = new Map<string, Record<string, any>>();
-      if (live.length) for (const d of (await deps.jobs.describe(caller, { jobs: live })).jobs) fresh.set(d.jobId as string, d);
+      if (live.length)
+        for (const d of (await deps.jobs.describe(caller, { jobs: live })).jobs) fresh.set(d.jobId as string, d);
       return {
         jobs: page.jobs.map((j) =>
           jobRow(deps.registry, fresh.get(j.jobId) ?? { ...j, jobQueue: j.jobQueueArn }, j.owner),
