@@ -38,6 +38,7 @@ export class LogViewer {
     this.lines = 0;
     this.busy = false;
     this.pre.replaceChildren();
+    this.pre.hidden = false;
     this.el.hidden = false;
     this.title.textContent = `Logs of attempt ${attempt}`;
     this.status.textContent = 'Loading…';
@@ -57,6 +58,7 @@ export class LogViewer {
       if (!page.available) {
         this.status.textContent = page.reason;
         this.more.hidden = true;
+        this.pre.hidden = true;
         return;
       }
       const text = page.events.map((e) => e.message + '\n').join('');
@@ -64,9 +66,17 @@ export class LogViewer {
       this.lines += page.events.length;
       const atEnd = page.events.length === 0 || !page.nextForwardToken || page.nextForwardToken === this.token;
       this.token = page.nextForwardToken ?? this.token;
-      if (!atEnd) {
+      if (!atEnd && page.running) {
+        // Catching up with a running attempt: keep reading without waiting for the reader to scroll.
+        this.more.hidden = true;
+        this.status.textContent = `${this.lines} lines; following the running attempt…`;
+        this.poll = setTimeout(() => void this.load(), 0);
+      } else if (!atEnd) {
         this.more.hidden = false;
         this.status.textContent = `${this.lines} lines loaded; more below.`;
+        // Infinite scroll: the observer fires only on changes, so keep going while the end is still in view.
+        if (this.sentinel.getBoundingClientRect().top < window.innerHeight)
+          this.poll = setTimeout(() => void this.load(), 0);
       } else if (page.running) {
         this.more.hidden = true;
         this.status.textContent = `${this.lines} lines; following the running attempt…`;
