@@ -47,7 +47,7 @@ function storedJob(id: string, name: string, queueArn: string, pi: string, extra
   };
 }
 
-describe('web dashboard with logs, arrays, PI isolation and 100,000 jobs', () => {
+void describe('web dashboard with logs, arrays, PI isolation and 100,000 jobs', () => {
   let dataDir: string;
   let srv: RunningServer;
   let browser: Browser;
@@ -76,7 +76,7 @@ describe('web dashboard with logs, arrays, PI isolation and 100,000 jobs', () =>
     rmSync(dataDir, { recursive: true, force: true });
   });
 
-  it('pages through a large log and shows markup printed by a job as text', async () => {
+  void it('pages through a large log and shows markup printed by a job as text', async () => {
     const id = await submit(batch, 'science', 'chatty', [
       'sh',
       '-c',
@@ -100,7 +100,7 @@ describe('web dashboard with logs, arrays, PI isolation and 100,000 jobs', () =>
     assert.equal(await page.evaluate(() => (globalThis as any).__pwned), undefined);
   });
 
-  it('follows the log of a running job live', async () => {
+  void it('follows the log of a running job live', async () => {
     const id = await submit(batch, 'science', 'slow-talker', ['sh', '-c', 'echo first; sleep 2; echo second']);
     await page.goto(`${srv.url}/#/jobs/${id}`);
     await page.locator('#log-lines', { hasText: 'first' }).waitFor({ timeout: 10_000 });
@@ -109,7 +109,7 @@ describe('web dashboard with logs, arrays, PI isolation and 100,000 jobs', () =>
     await page.locator('#job-status', { hasText: 'SUCCEEDED' }).waitFor({ timeout: 10_000 });
   });
 
-  it('shows an array parent with its children by index', async () => {
+  void it('shows an array parent with its children by index', async () => {
     const parent = storedJob('a0000000-0000-4000-8000-000000000001', 'sweep', queueArn, '', {
       arrayProperties: { size: 3, statusSummary: { SUCCEEDED: 2, FAILED: 1 } },
     });
@@ -135,7 +135,7 @@ describe('web dashboard with logs, arrays, PI isolation and 100,000 jobs', () =>
     await page.getByRole('link', { name: parent.jobId, exact: true }).waitFor();
   });
 
-  it("keeps a non-admin to their own PI group's jobs in every route", async () => {
+  void it("keeps a non-admin to their own PI group's jobs in every route", async () => {
     await srv.store.writeJobs([
       storedJob('b0000000-0000-4000-8000-00000000000a', 'mine-1', queueArn, 'lab-a'),
       storedJob('b0000000-0000-4000-8000-00000000000b', 'theirs-1', queueArn, 'lab-b'),
@@ -204,7 +204,7 @@ describe('web dashboard with logs, arrays, PI isolation and 100,000 jobs', () =>
     }
   });
 
-  it('paints the overview and the jobs page in under 1 s with 100,000 jobs, and finds one by id', async () => {
+  void it('paints the overview and the jobs page in under 1 s with 100,000 jobs, and finds one by id', async () => {
     const N = 100_000;
     const base = Date.now() - 10 * 24 * 3600_000;
     let batchJobs: Job[] = [];

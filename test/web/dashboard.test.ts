@@ -9,7 +9,7 @@ import { startTestServer, type TestServer } from '../helpers/server.js';
 import { launchBrowser, screenshot, signIn } from './browser.js';
 import { batchClient, createQueue, submit, waitStatus } from './setup.js';
 
-describe('web dashboard (real server, real browser)', () => {
+void describe('web dashboard (real server, real browser)', () => {
   let srv: TestServer;
   let browser: Browser;
   let batch: ReturnType<typeof batchClient>;
@@ -32,7 +32,7 @@ describe('web dashboard (real server, real browser)', () => {
       parameters: { p: '<script>window.__pwned=1</script>' },
     });
     for (const k of ['alpha1', 'alpha2', 'evil']) await waitStatus(batch, ids[k]!, 'SUCCEEDED');
-    await waitStatus(batch, ids.beta!, 'FAILED');
+    await waitStatus(batch, ids.beta, 'FAILED');
     browser = await launchBrowser();
   });
 
@@ -46,13 +46,13 @@ describe('web dashboard (real server, real browser)', () => {
     return ctx.newPage();
   };
 
-  it('shows nothing about jobs before sign-in and refuses a wrong secret', async () => {
+  void it('shows nothing about jobs before sign-in and refuses a wrong secret', async () => {
     const page = await newPage();
     const res = await page.goto(srv.url + '/');
-    const csp = res!.headers()['content-security-policy'] ?? '';
+    const csp = res.headers()['content-security-policy'] ?? '';
     assert.match(csp, /script-src 'self'/);
     assert.match(csp, /frame-ancestors 'none'/);
-    assert.equal(res!.headers()['x-content-type-options'], 'nosniff');
+    assert.equal(res.headers()['x-content-type-options'], 'nosniff');
     await page.getByLabel('Access key ID').waitFor();
     assert.equal(await page.getByRole('navigation', { name: 'Main' }).isVisible(), false);
     assert.equal((await page.locator('#page').textContent())?.trim(), '');
@@ -74,13 +74,13 @@ describe('web dashboard (real server, real browser)', () => {
     const [cookie] = await page.context().cookies();
     assert.equal(cookie?.httpOnly, true);
     assert.equal(cookie?.sameSite, 'Strict');
-    assert.ok(cookie!.expires > Date.now() / 1000 + 3600, 'the session cookie expires (Max-Age)');
+    assert.ok(cookie.expires > Date.now() / 1000 + 3600, 'the session cookie expires (Max-Age)');
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.getByLabel('Access key ID').waitFor();
     assert.equal((await page.request.get(srv.url + '/ui/api/jobs')).status(), 401);
   });
 
-  it('overview counts jobs per state for each queue and shows the compute environment', async () => {
+  void it('overview counts jobs per state for each queue and shows the compute environment', async () => {
     const page = await newPage();
     await signIn(page, srv.url, srv.accessKeyId, srv.secretAccessKey);
     const row = page.locator('table.queues tbody tr', { hasText: 'science' });
@@ -94,7 +94,7 @@ describe('web dashboard (real server, real browser)', () => {
     await screenshot(page, 'overview.png');
   });
 
-  it('searches jobs by name prefix and by id prefix, and opens a job with its attempts', async () => {
+  void it('searches jobs by name prefix and by id prefix, and opens a job with its attempts', async () => {
     const page = await newPage();
     await signIn(page, srv.url, srv.accessKeyId, srv.secretAccessKey);
     await page.getByRole('link', { name: 'Jobs' }).click();
@@ -134,7 +134,7 @@ describe('web dashboard (real server, real browser)', () => {
     assert.match((await page.locator('pre.json').first().textContent()) ?? '', /"image": "busybox"/);
   });
 
-  it('follows a running job live: RUNNING then SUCCEEDED without a reload', async () => {
+  void it('follows a running job live: RUNNING then SUCCEEDED without a reload', async () => {
     const page = await newPage();
     await signIn(page, srv.url, srv.accessKeyId, srv.secretAccessKey);
     const id = await submit(batch, 'science', 'sleepy', ['sleep', '3']);
@@ -149,7 +149,7 @@ describe('web dashboard (real server, real browser)', () => {
     await screenshot(page, 'job-detail.png');
   });
 
-  it('renders markup from job fields as text and runs none of it; secret-looking values are masked', async () => {
+  void it('renders markup from job fields as text and runs none of it; secret-looking values are masked', async () => {
     const page = await newPage();
     await signIn(page, srv.url, srv.accessKeyId, srv.secretAccessKey);
     await page.goto(`${srv.url}/#/jobs/${ids.evil}`);
@@ -166,7 +166,7 @@ describe('web dashboard (real server, real browser)', () => {
     assert.doesNotMatch(raw, /hunter2/, 'masked values never reach the browser');
   });
 
-  it('has only GET routes behind the session besides sign-in and sign-out', async () => {
+  void it('has only GET routes behind the session besides sign-in and sign-out', async () => {
     const res = await fetch(srv.url + '/ui/api/jobs', { method: 'POST' });
     assert.equal(res.status >= 400 && res.status < 500, true);
     const health = await fetch(srv.url + '/healthz');

@@ -6,7 +6,14 @@ import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { JobListQuery, JobPage, ResourceSnapshot, Store, UsageRow } from '../../core/ports.js';
-import type { ComputeEnvironment, Job, JobDefinition, JobQueue, JobStatus, SchedulingPolicy } from '../../core/types.js';
+import type {
+  ComputeEnvironment,
+  Job,
+  JobDefinition,
+  JobQueue,
+  JobStatus,
+  SchedulingPolicy,
+} from '../../core/types.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
 
 /** The highest code point, appended to a prefix to make an index range scan. */
@@ -256,9 +263,7 @@ export class SqliteStore implements Store {
     return rows.map((r) => r.id);
   }
 
-  async countJobsByQueueAndStatus(
-    pi?: string,
-  ): Promise<{ jobQueueArn: string; status: JobStatus; count: number }[]> {
+  async countJobsByQueueAndStatus(pi?: string): Promise<{ jobQueueArn: string; status: JobStatus; count: number }[]> {
     // The (queue_arn, status, ...) index covers the unfiltered form, so it reads no documents.
     const rows = (
       pi === undefined
