@@ -49,10 +49,10 @@ void describe('web dashboard (real server, real browser)', () => {
   void it('shows nothing about jobs before sign-in and refuses a wrong secret', async () => {
     const page = await newPage();
     const res = await page.goto(srv.url + '/');
-    const csp = res.headers()['content-security-policy'] ?? '';
+    const csp = res!.headers()['content-security-policy'] ?? '';
     assert.match(csp, /script-src 'self'/);
     assert.match(csp, /frame-ancestors 'none'/);
-    assert.equal(res.headers()['x-content-type-options'], 'nosniff');
+    assert.equal(res!.headers()['x-content-type-options'], 'nosniff');
     await page.getByLabel('Access key ID').waitFor();
     assert.equal(await page.getByRole('navigation', { name: 'Main' }).isVisible(), false);
     assert.equal((await page.locator('#page').textContent())?.trim(), '');
