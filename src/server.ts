@@ -5,6 +5,7 @@ import { buildHttpServer, type IdentityResolver, type JsonTargetApi } from './ap
 import { loadRootCredentials, type RootCredentials } from './api/auth/root-credentials.js';
 import type { ServerConfig } from './config.js';
 import { discardLogs, type LogSink, type Runtime, type RuntimeEvents, type Store } from './core/ports.js';
+import { dashboardPlugin, type DashboardLogReader } from './api/web/dashboard.js';
 import { ProcessRuntime } from './runtime/process/process-runtime.js';
 import { JobService, type Caller } from './service/job-service.js';
 import { ResourceRegistry } from './service/resources.js';
@@ -23,7 +24,10 @@ export interface RunningServer {
 
 export interface ServerParts {
   /** Build a log sink for this server (the logs feature plugs in here). */
-  logs?: (cfg: ServerConfig, store: Store) => { sink: LogSink; api?: JsonTargetApi; close?: () => Promise<void> };
+  logs?: (
+    cfg: ServerConfig,
+    store: Store,
+  ) => { sink: LogSink; api?: JsonTargetApi; reader?: DashboardLogReader; close?: () => Promise<void> };
 }
 
 function makeRuntime(cfg: ServerConfig, events: RuntimeEvents): { runtime: Runtime; notes: string[] } {
@@ -70,6 +74,16 @@ export async function startServer(cfg: ServerConfig, parts: ServerParts = {}): P
     services: { registry, jobs },
     identities,
     ...(logs?.api ? { jsonApis: [logs.api] } : {}),
+    plugins: [
+      dashboardPlugin({
+        registry,
+        jobs,
+        store,
+        identities,
+        ...(logs?.reader ? { logs: logs.reader } : {}),
+        onJobChange: (listener) => (jobs.onTransition = listener),
+      }),
+    ],
     health: () => ({
       status: 'ok',
       store: store.kind,

@@ -37,6 +37,8 @@ export interface JobListQuery {
   createdBefore?: number;
   /** Only jobs of this PI group (access control). */
   pi?: string;
+  /** Only jobs submitted by this user (dashboard filter). */
+  user?: string;
   limit: number;
   /** Without arrayJobId, array children are left out unless this is set (dashboard search). */
   includeChildren?: boolean;
@@ -76,6 +78,20 @@ export interface Store {
   loadActiveJobs(): Promise<Job[]>;
   /** Deletes terminal jobs stopped before `before`; returns their ids (history retention). */
   purgeJobs(before: number): Promise<string[]>;
+  /** Number of jobs per (queue, status), optionally only a PI group's (dashboard overview). */
+  countJobsByQueueAndStatus(pi?: string): Promise<{ jobQueueArn: string; status: JobStatus; count: number }[]>;
+  /**
+   * Usage per (PI, user) of jobs that stopped in [from, to): jobs run and vCPU-hours, the sum over their attempts
+   * of vcpus x (stoppedAt - startedAt). Optionally only one PI group's.
+   */
+  usageByOwner(q: { from: number; to: number; pi?: string }): Promise<UsageRow[]>;
+}
+
+export interface UsageRow {
+  pi: string;
+  user: string;
+  jobs: number;
+  vcpuHours: number;
 }
 
 /** What a runtime is asked to run: one attempt of one job. */

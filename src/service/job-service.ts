@@ -98,6 +98,8 @@ export class JobService implements RuntimeEvents {
   private closed = false;
   runtime!: Runtime;
   logs!: LogSink;
+  /** Called after every status change (the dashboard's live updates); must not throw. */
+  onTransition?: (job: Job) => void;
 
   constructor(
     private readonly store: Store,

@@ -5,8 +5,15 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { JobListQuery, JobPage, ResourceSnapshot, Store } from '../../core/ports.js';
-import type { ComputeEnvironment, Job, JobDefinition, JobQueue, SchedulingPolicy } from '../../core/types.js';
+import type { JobListQuery, JobPage, ResourceSnapshot, Store, UsageRow } from '../../core/ports.js';
+import type {
+  ComputeEnvironment,
+  Job,
+  JobDefinition,
+  JobQueue,
+  JobStatus,
+  SchedulingPolicy,
+} from '../../core/types.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
 
 /** The highest code point, appended to a prefix to make an index range scan. */
@@ -226,6 +233,10 @@ export class SqliteStore implements Store {
       where.push('pi = ?');
       args.push(q.pi);
     }
+    if (q.user !== undefined) {
+      where.push("json_extract(doc, '$.owner.user') = ?");
+      args.push(q.user);
+    }
     if (q.after) {
       where.push('(created_at < ? OR (created_at = ? AND id < ?))');
       args.push(q.after.createdAt, q.after.createdAt, q.after.jobId);
@@ -259,5 +270,39 @@ export class SqliteStore implements Store {
       id: string;
     }[];
     return rows.map((r) => r.id);
+  }
+
+  async countJobsByQueueAndStatus(pi?: string): Promise<{ jobQueueArn: string; status: JobStatus; count: number }[]> {
+    // The (queue_arn, status, ...) index covers the unfiltered form, so it reads no documents.
+    const rows = (
+      pi === undefined
+        ? this.db.prepare('SELECT queue_arn, status, COUNT(*) AS n FROM jobs GROUP BY queue_arn, status').all()
+        : this.db
+            .prepare('SELECT queue_arn, status, COUNT(*) AS n FROM jobs WHERE pi = ? GROUP BY queue_arn, status')
+            .all(pi)
+    ) as { queue_arn: string; status: JobStatus; n: number }[];
+    return rows.map((r) => ({ jobQueueArn: r.queue_arn, status: r.status, count: r.n }));
+  }
+
+  async usageByOwner(q: { from: number; to: number; pi?: string }): Promise<UsageRow[]> {
+    const rows = this.db
+      .prepare(
+        `SELECT COALESCE(j.pi, '') AS pi, COALESCE(json_extract(j.doc, '$.owner.user'), '') AS user,
+                COUNT(DISTINCT j.id) AS jobs,
+                COALESCE(SUM(CASE WHEN json_extract(a.value, '$.startedAt') IS NOT NULL
+                  THEN json_extract(j.doc, '$.resources.vcpus')
+                       * (json_extract(a.value, '$.stoppedAt') - json_extract(a.value, '$.startedAt'))
+                  ELSE 0 END), 0) / 3600000.0 AS vcpu_hours
+         FROM jobs j LEFT JOIN json_each(j.doc, '$.attempts') a
+         WHERE j.stopped_at >= ? AND j.stopped_at < ? ${q.pi !== undefined ? 'AND j.pi = ?' : ''}
+         GROUP BY 1, 2 ORDER BY vcpu_hours DESC, 1, 2`,
+      )
+      .all(q.from, q.to, ...(q.pi !== undefined ? [q.pi] : [])) as {
+      pi: string;
+      user: string;
+      jobs: number;
+      vcpu_hours: number;
+    }[];
+    return rows.map((r) => ({ pi: r.pi, user: r.user, jobs: r.jobs, vcpuHours: r.vcpu_hours }));
   }
 }
