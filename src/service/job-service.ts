@@ -91,8 +91,6 @@ export class JobService implements RuntimeEvents {
   private readonly arrays = new Map<string, ArrayState>();
   /** Array id -> arrays that depend on it N_TO_N. */
   private readonly nToNDependents = new Map<string, Set<string>>();
-  /** Called after every status change (dashboard live updates). */
-  onTransition?: (job: Job) => void;
   private readonly writer: WriteBuffer;
   private tickScheduled = false;
   private closed = false;

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser, Page, BrowserContext } from 'playwright-core';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { launchBrowser, screenshot, signIn } from './browser.js';
 import { batchClient, createQueue, submit, waitStatus } from './setup.js';
@@ -41,8 +41,12 @@ void describe('web dashboard (real server, real browser)', () => {
     await srv?.stop();
   });
 
+  const contexts: BrowserContext[] = [];
   const newPage = async (): Promise<Page> => {
+    // One page at a time: earlier pages keep live-update connections open otherwise.
+    for (const c of contexts.splice(0)) await c.close();
     const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    contexts.push(ctx);
     return ctx.newPage();
   };
 
