@@ -3,6 +3,7 @@ import { Command, Option } from 'commander';
 import { resolveConfig } from '../config.js';
 import { startServer } from '../server.js';
 import { serverParts } from '../parts.js';
+import { registerLogsCommand } from './logs.js';
 
 const program = new Command();
 program
@@ -86,6 +87,8 @@ program
     process.on('SIGINT', () => stop('SIGINT'));
     process.on('SIGTERM', () => stop('SIGTERM'));
   });
+
+registerLogsCommand(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   console.error(`openbatch: ${(err as Error).message}`);
