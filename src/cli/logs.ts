@@ -109,6 +109,8 @@ async function runLogs(target: string, o: LogsOptions): Promise<number> {
     throw new UsageError(`--attempt must be a whole number from 1; got ${JSON.stringify(o.attempt)}`);
   const startTime = o.since !== undefined ? parseTime('since', o.since) : undefined;
   const endTime = o.until !== undefined ? parseTime('until', o.until) : undefined;
+  // The SDK warns on stderr that its future versions need Node 22: noise for a CLI user, and it breaks `2>&1` output.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const config = {
     endpoint: endpointOf(o),
     region: o.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1',
