@@ -33,11 +33,33 @@ export async function benchLogs(lines = 1_000_000): Promise<LogsBenchResult> {
   const srv = await startTestServer({ args: ['--runtime', 'process'] });
   try {
     const b = (args: string[]) => aws(AWS_V1, srv.url, srv.env, ['batch', ...args]);
-    b(['create-compute-environment', '--compute-environment-name', 'bench-ce', '--type', 'MANAGED',
-      '--compute-resources', 'type=EC2,minvCpus=0,maxvCpus=4,instanceTypes=optimal,subnets=s,securityGroupIds=g,instanceRole=r']);
-    b(['create-job-queue', '--job-queue-name', 'bench-q', '--priority', '1', '--compute-environment-order', 'order=1,computeEnvironment=bench-ce']);
-    b(['register-job-definition', '--job-definition-name', 'bench-logs', '--type', 'container',
-      '--container-properties', JSON.stringify({ image: 'busybox', vcpus: 1, memory: 64, command: ['true'] })]);
+    b([
+      'create-compute-environment',
+      '--compute-environment-name',
+      'bench-ce',
+      '--type',
+      'MANAGED',
+      '--compute-resources',
+      'type=EC2,minvCpus=0,maxvCpus=4,instanceTypes=optimal,subnets=s,securityGroupIds=g,instanceRole=r',
+    ]);
+    b([
+      'create-job-queue',
+      '--job-queue-name',
+      'bench-q',
+      '--priority',
+      '1',
+      '--compute-environment-order',
+      'order=1,computeEnvironment=bench-ce',
+    ]);
+    b([
+      'register-job-definition',
+      '--job-definition-name',
+      'bench-logs',
+      '--type',
+      'container',
+      '--container-properties',
+      JSON.stringify({ image: 'busybox', vcpus: 1, memory: 64, command: ['true'] }),
+    ]);
     const config = {
       endpoint: srv.url,
       region: 'us-east-1',
@@ -56,7 +78,10 @@ export async function benchLogs(lines = 1_000_000): Promise<LogsBenchResult> {
         jobQueue: 'bench-q',
         jobDefinition: 'bench-logs',
         containerOverrides: {
-          command: ['awk', `BEGIN { p = "abcdefghijklmnopqrstuvwxyz0123456789."; for (i = 1; i <= ${lines}; i++) printf "line %07d %s\\n", i, p }`],
+          command: [
+            'awk',
+            `BEGIN { p = "abcdefghijklmnopqrstuvwxyz0123456789."; for (i = 1; i <= ${lines}; i++) printf "line %07d %s\\n", i, p }`,
+          ],
         },
       }),
     );
@@ -69,8 +94,9 @@ export async function benchLogs(lines = 1_000_000): Promise<LogsBenchResult> {
     clearInterval(sampler);
     if (job.status !== 'SUCCEEDED') throw new Error(`bench job failed: ${job.statusReason}`);
     const stream = job.container!.logStreamName!;
-    const info = (await logs.send(new DescribeLogStreamsCommand({ logGroupName: '/aws/batch/job', logStreamNamePrefix: stream })))
-      .logStreams![0]!;
+    const info = (
+      await logs.send(new DescribeLogStreamsCommand({ logGroupName: '/aws/batch/job', logStreamNamePrefix: stream }))
+    ).logStreams![0]!;
     const storedMB = (info.storedBytes ?? 0) / (1024 * 1024);
     // From the attempt's start to its last stored event: output is stored before the job can finish.
     const ingestSeconds = ((info.lastIngestionTime ?? 0) - (job.startedAt ?? 0)) / 1000;

@@ -36,7 +36,9 @@ export function parseTime(flag: string, v: string, now = Date.now()): number {
   }
   const t = Date.parse(v);
   if (Number.isNaN(t))
-    throw new UsageError(`--${flag} ${JSON.stringify(v)}: give a time like 2024-05-01T12:00:00Z or a duration ago like 10m, 2h, 1d`);
+    throw new UsageError(
+      `--${flag} ${JSON.stringify(v)}: give a time like 2024-05-01T12:00:00Z or a duration ago like 10m, 2h, 1d`,
+    );
   return t;
 }
 
@@ -58,7 +60,9 @@ function pickStream(job: JobDetail, attempt: number | undefined): string | undef
   const attempts = job.attempts ?? [];
   const running = job.status === 'STARTING' || job.status === 'RUNNING';
   if (attempt === undefined)
-    return running ? job.container?.logStreamName : (attempts.at(-1)?.container?.logStreamName ?? job.container?.logStreamName);
+    return running
+      ? job.container?.logStreamName
+      : (attempts.at(-1)?.container?.logStreamName ?? job.container?.logStreamName);
   const max = attempts.length + (running ? 1 : 0);
   if (attempt < 1 || attempt > max)
     throw new UsageError(
@@ -75,12 +79,20 @@ export function registerLogsCommand(program: Command): void {
     .description("print a job's output (CloudWatch Logs group /aws/batch/job), all of it, in order")
     .argument('<job-id-or-stream>', 'a job id, or a log stream name like jobdef/default/0123...')
     .addOption(new Option('--attempt <n>', 'which attempt (1-based); default: the latest'))
-    .addOption(new Option('-f, --follow', 'keep printing new output until the job ends; exit 0 if it SUCCEEDED, 1 if it FAILED'))
+    .addOption(
+      new Option('-f, --follow', 'keep printing new output until the job ends; exit 0 if it SUCCEEDED, 1 if it FAILED'),
+    )
     .addOption(new Option('-t, --timestamps', 'prefix each line with its time (local time zone)'))
-    .addOption(new Option('--since <time>', 'only output at or after this time: ISO 8601 or a duration ago (10m, 2h, 1d)'))
+    .addOption(
+      new Option('--since <time>', 'only output at or after this time: ISO 8601 or a duration ago (10m, 2h, 1d)'),
+    )
     .addOption(new Option('--until <time>', 'only output before this time: ISO 8601 or a duration ago'))
-    .addOption(new Option('--endpoint-url <url>', 'openbatch server [OPENBATCH_ENDPOINT] (default http://127.0.0.1:8000)'))
-    .addOption(new Option('--profile <name>', 'credentials profile in ~/.aws (default: AWS_PROFILE or the environment)'))
+    .addOption(
+      new Option('--endpoint-url <url>', 'openbatch server [OPENBATCH_ENDPOINT] (default http://127.0.0.1:8000)'),
+    )
+    .addOption(
+      new Option('--profile <name>', 'credentials profile in ~/.aws (default: AWS_PROFILE or the environment)'),
+    )
     .addOption(new Option('--region <region>', 'region (default: AWS_REGION, AWS_DEFAULT_REGION or us-east-1)'))
     .action(async (target: string, o: LogsOptions) => {
       // `openbatch logs ... | head`: the reader went away, which is not an error.
@@ -121,7 +133,10 @@ async function runLogs(target: string, o: LogsOptions): Promise<number> {
 
   const describe = async (jobId: string): Promise<JobDetail> => {
     const job = (await batch.send(new DescribeJobsCommand({ jobs: [jobId] }))).jobs?.[0];
-    if (!job) throw new UsageError(`no job with id ${JSON.stringify(jobId)} (a log stream name has the form jobdef/default/<id>)`);
+    if (!job)
+      throw new UsageError(
+        `no job with id ${JSON.stringify(jobId)} (a log stream name has the form jobdef/default/<id>)`,
+      );
     return job;
   };
 

@@ -49,7 +49,8 @@ export class LogCapture implements LogSink {
     this.flushMs = opts.flushMs ?? 5;
     this.maxPending = opts.maxPendingBytes ?? 4 * 1024 * 1024;
     this.clock = opts.clock ?? Date.now;
-    this.onError = opts.onError ?? ((err) => console.error(`openbatch logs: storing job output failed: ${String(err)}`));
+    this.onError =
+      opts.onError ?? ((err) => console.error(`openbatch logs: storing job output failed: ${String(err)}`));
   }
   private readonly onError: (err: unknown) => void;
 

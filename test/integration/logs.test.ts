@@ -29,7 +29,12 @@ function submit(name: string, command: string[], queue = 'logs-q'): string {
 }
 const describeJob = (id: string) => batch(['describe-jobs', '--jobs', id]).jobs[0];
 const waitDone = (id: string) =>
-  waitFor(`job ${id} to finish`, () => describeJob(id), (j) => j.status === 'SUCCEEDED' || j.status === 'FAILED', 60_000);
+  waitFor(
+    `job ${id} to finish`,
+    () => describeJob(id),
+    (j) => j.status === 'SUCCEEDED' || j.status === 'FAILED',
+    60_000,
+  );
 const openbatch = (args: string[]) => run(process.execPath, [BIN, ...args], srv.env);
 
 const lines = (n: number, prefix = 'line ') => Array.from({ length: n }, (_, i) => `${prefix}${i + 1}`);
@@ -61,7 +66,15 @@ before(async () => {
     ['logs-q', 'logs-ce'],
     ['logs-waiting', 'logs-off'],
   ] as const)
-    batch(['create-job-queue', '--job-queue-name', q, '--priority', '1', '--compute-environment-order', `order=1,computeEnvironment=${c}`]);
+    batch([
+      'create-job-queue',
+      '--job-queue-name',
+      q,
+      '--priority',
+      '1',
+      '--compute-environment-order',
+      `order=1,computeEnvironment=${c}`,
+    ]);
   batch([
     'register-job-definition',
     '--job-definition-name',
@@ -75,7 +88,10 @@ before(async () => {
     big: submit('big', ['awk', `BEGIN { for (i = 1; i <= ${BIG}; i++) print "line " i }`]),
     small: submit('small', ['sh', '-c', 'echo hello; echo "héllo wörld" >&2; printf "no newline at end"']),
     // 2,000 lines of 1,000 bytes: the 1 MB page limit binds before the 10,000-event one.
-    wide: submit('wide', ['awk', 'BEGIN { s = sprintf("%995s", ""); gsub(/ /, "x", s); for (i = 1; i <= 2000; i++) printf "%04d %s\\n", i, s }']),
+    wide: submit('wide', [
+      'awk',
+      'BEGIN { s = sprintf("%995s", ""); gsub(/ /, "x", s); for (i = 1; i <= 2000; i++) printf "%04d %s\\n", i, s }',
+    ]),
   };
   for (const [k, id] of Object.entries(ids)) {
     const j = await waitDone(id);
@@ -93,8 +109,8 @@ after(async () => {
   await srv?.stop({ keepData: !ok });
 });
 
-describe('CloudWatch Logs API with the real clients', () => {
-  it("the seeds' get-log-events | jq command prints the output with CLI v1 and v2", () => {
+void describe('CloudWatch Logs API with the real clients', () => {
+  void it("the seeds' get-log-events | jq command prints the output with CLI v1 and v2", () => {
     for (const bin of [AWS_V1, AWS_V2]) {
       const r = spawnSync(
         'bash',
@@ -111,20 +127,38 @@ describe('CloudWatch Logs API with the real clients', () => {
     }
   });
 
-  it('reads the newest 10,000 events by default (startFromHead false)', () => {
-    const r = aws(AWS_V1, srv.url, srv.env, ['logs', 'get-log-events', '--log-group-name', GROUP, '--log-stream-name', big.stream]);
+  void it('reads the newest 10,000 events by default (startFromHead false)', () => {
+    const r = aws(AWS_V1, srv.url, srv.env, [
+      'logs',
+      'get-log-events',
+      '--log-group-name',
+      GROUP,
+      '--log-stream-name',
+      big.stream,
+    ]);
     assert.equal(r.events.length, 10_000);
     assert.equal(r.events[0].message, `line ${BIG - 9_999}`);
     assert.equal(r.events.at(-1).message, `line ${BIG}`);
     assert.match(r.nextForwardToken, /^f\//);
     assert.match(r.nextBackwardToken, /^b\//);
     const head = aws(AWS_V2, srv.url, srv.env, [
-      'logs', 'get-log-events', '--log-group-name', GROUP, '--log-stream-name', big.stream, '--start-from-head', '--limit', '3',
+      'logs',
+      'get-log-events',
+      '--log-group-name',
+      GROUP,
+      '--log-stream-name',
+      big.stream,
+      '--start-from-head',
+      '--limit',
+      '3',
     ]);
-    assert.deepEqual(head.events.map((e: any) => e.message), lines(3));
+    assert.deepEqual(
+      head.events.map((e: any) => e.message),
+      lines(3),
+    );
   });
 
-  it('boto3 pages forward through 25,000 lines: pages <= 10,000 events, ends on a repeated token, all in order', () => {
+  void it('boto3 pages forward through 25,000 lines: pages <= 10,000 events, ends on a repeated token, all in order', () => {
     const r = python(
       `
 import boto3, json, os
@@ -148,66 +182,187 @@ print(json.dumps({'pages': pages, 'msgs': msgs, 'back': [e['message'] for e in b
     assert.deepEqual(out.back, [`line ${BIG - 1}`, `line ${BIG}`]);
   });
 
-  it('stops a page at 1 MB (message bytes + 26 per event)', () => {
-    const r = aws(AWS_V1, srv.url, srv.env, ['logs', 'get-log-events', '--log-group-name', GROUP, '--log-stream-name', wide.stream, '--start-from-head']);
+  void it('stops a page at 1 MB (message bytes + 26 per event)', () => {
+    const r = aws(AWS_V1, srv.url, srv.env, [
+      'logs',
+      'get-log-events',
+      '--log-group-name',
+      GROUP,
+      '--log-stream-name',
+      wide.stream,
+      '--start-from-head',
+    ]);
     const bytes = r.events.reduce((n: number, e: any) => n + Buffer.byteLength(e.message) + 26, 0);
     assert.ok(bytes <= 1024 * 1024, `${bytes} bytes`);
     assert.equal(r.events.length, Math.floor((1024 * 1024) / (1000 + 26)));
   });
 
-  it('startTime is inclusive and endTime exclusive', () => {
-    const all = aws(AWS_V1, srv.url, srv.env, ['logs', 'get-log-events', '--log-group-name', GROUP, '--log-stream-name', small.stream, '--start-from-head']);
+  void it('startTime is inclusive and endTime exclusive', () => {
+    const all = aws(AWS_V1, srv.url, srv.env, [
+      'logs',
+      'get-log-events',
+      '--log-group-name',
+      GROUP,
+      '--log-stream-name',
+      small.stream,
+      '--start-from-head',
+    ]);
     const t = all.events[0].timestamp as number;
     const at = (args: string[]) =>
-      aws(AWS_V1, srv.url, srv.env, ['logs', 'get-log-events', '--log-group-name', GROUP, '--log-stream-name', small.stream, '--start-from-head', ...args]).events.length;
+      aws(AWS_V1, srv.url, srv.env, [
+        'logs',
+        'get-log-events',
+        '--log-group-name',
+        GROUP,
+        '--log-stream-name',
+        small.stream,
+        '--start-from-head',
+        ...args,
+      ]).events.length;
     assert.equal(at(['--start-time', String(t)]), all.events.length);
     assert.equal(at(['--end-time', String(t)]), 0);
     assert.equal(at(['--end-time', String(t + 1)]), all.events.filter((e: any) => e.timestamp === t).length);
   });
 
-  it('names unknown groups and streams as the model does', () => {
-    const r = run(AWS_V1, ['logs', 'get-log-events', '--log-group-name', GROUP, '--log-stream-name', 'logsdef/default/nope', '--endpoint-url', srv.url], srv.env);
+  void it('names unknown groups and streams as the model does', () => {
+    const r = run(
+      AWS_V1,
+      [
+        'logs',
+        'get-log-events',
+        '--log-group-name',
+        GROUP,
+        '--log-stream-name',
+        'logsdef/default/nope',
+        '--endpoint-url',
+        srv.url,
+      ],
+      srv.env,
+    );
     assert.notEqual(r.status, 0);
     assert.match(r.stderr, /ResourceNotFoundException/);
-    const g = run(AWS_V1, ['logs', 'describe-log-streams', '--log-group-name', '/aws/other', '--endpoint-url', srv.url], srv.env);
+    const g = run(
+      AWS_V1,
+      ['logs', 'describe-log-streams', '--log-group-name', '/aws/other', '--endpoint-url', srv.url],
+      srv.env,
+    );
     assert.match(g.stderr, /ResourceNotFoundException/);
-    const t = run(AWS_V1, ['logs', 'get-log-events', '--log-group-name', GROUP, '--log-stream-name', small.stream, '--next-token', 'garbage', '--endpoint-url', srv.url], srv.env);
+    const t = run(
+      AWS_V1,
+      [
+        'logs',
+        'get-log-events',
+        '--log-group-name',
+        GROUP,
+        '--log-stream-name',
+        small.stream,
+        '--next-token',
+        'garbage',
+        '--endpoint-url',
+        srv.url,
+      ],
+      srv.env,
+    );
     assert.match(t.stderr, /InvalidParameterException/);
   });
 
-  it('describe-log-streams and describe-log-groups list the job streams', () => {
-    const r = aws(AWS_V2, srv.url, srv.env, ['logs', 'describe-log-streams', '--log-group-name', GROUP, '--log-stream-name-prefix', 'logsdef/']);
+  void it('describe-log-streams and describe-log-groups list the job streams', () => {
+    const r = aws(AWS_V2, srv.url, srv.env, [
+      'logs',
+      'describe-log-streams',
+      '--log-group-name',
+      GROUP,
+      '--log-stream-name-prefix',
+      'logsdef/',
+    ]);
     const names = r.logStreams.map((s: any) => s.logStreamName);
     for (const s of [big.stream, small.stream, wide.stream]) assert.ok(names.includes(s), s);
     assert.deepEqual(names, [...names].sort());
     const bigInfo = r.logStreams.find((s: any) => s.logStreamName === big.stream);
     assert.ok(bigInfo.lastEventTimestamp >= bigInfo.firstEventTimestamp);
-    const paged = aws(AWS_V1, srv.url, srv.env, ['logs', 'describe-log-streams', '--log-group-name', GROUP, '--page-size', '1', '--order-by', 'LastEventTime', '--descending']);
+    const paged = aws(AWS_V1, srv.url, srv.env, [
+      'logs',
+      'describe-log-streams',
+      '--log-group-name',
+      GROUP,
+      '--page-size',
+      '1',
+      '--order-by',
+      'LastEventTime',
+      '--descending',
+    ]);
     assert.equal(paged.logStreams.length, names.length);
     const g = aws(AWS_V1, srv.url, srv.env, ['logs', 'describe-log-groups']);
-    assert.deepEqual(g.logGroups.map((x: any) => x.logGroupName), [GROUP]);
+    assert.deepEqual(
+      g.logGroups.map((x: any) => x.logGroupName),
+      [GROUP],
+    );
   });
 
-  it('filter-log-events matches plain terms across streams', () => {
-    const r = aws(AWS_V1, srv.url, srv.env, ['logs', 'filter-log-events', '--log-group-name', GROUP, '--filter-pattern', '"line 2499"']);
-    assert.deepEqual(r.events.map((e: any) => e.message), ['line 2499', ...Array.from({ length: 10 }, (_, i) => `line 2499${i}`)]);
-    const h = aws(AWS_V1, srv.url, srv.env, ['logs', 'filter-log-events', '--log-group-name', GROUP, '--log-stream-names', small.stream, '--filter-pattern', '?hello ?newline -wörld']);
-    assert.deepEqual(h.events.map((e: any) => e.message), ['hello', 'no newline at end']);
+  void it('filter-log-events matches plain terms across streams', () => {
+    const r = aws(AWS_V1, srv.url, srv.env, [
+      'logs',
+      'filter-log-events',
+      '--log-group-name',
+      GROUP,
+      '--filter-pattern',
+      '"line 2499"',
+    ]);
+    assert.deepEqual(
+      r.events.map((e: any) => e.message),
+      ['line 2499', ...Array.from({ length: 10 }, (_, i) => `line 2499${i}`)],
+    );
+    const h = aws(AWS_V1, srv.url, srv.env, [
+      'logs',
+      'filter-log-events',
+      '--log-group-name',
+      GROUP,
+      '--log-stream-names',
+      small.stream,
+      '--filter-pattern',
+      '?hello ?newline -wörld',
+    ]);
+    assert.deepEqual(
+      h.events.map((e: any) => e.message),
+      ['hello', 'no newline at end'],
+    );
     assert.equal(h.events[0].logStreamName, small.stream);
   });
 
-  it('aws logs tail (CLI v2) prints the stream', () => {
-    const r = run(AWS_V2, ['logs', 'tail', GROUP, '--log-stream-names', small.stream, '--since', '1h', '--format', 'short', '--endpoint-url', srv.url], srv.env);
+  void it('aws logs tail (CLI v2) prints the stream', () => {
+    const r = run(
+      AWS_V2,
+      [
+        'logs',
+        'tail',
+        GROUP,
+        '--log-stream-names',
+        small.stream,
+        '--since',
+        '1h',
+        '--format',
+        'short',
+        '--endpoint-url',
+        srv.url,
+      ],
+      srv.env,
+    );
     assert.equal(r.status, 0, r.stderr);
-    assert.deepEqual(r.stdout.trim().split('\n').map((l) => l.replace(/^\S+ /, '')), ['hello', 'héllo wörld', 'no newline at end']);
+    assert.deepEqual(
+      r.stdout
+        .trim()
+        .split('\n')
+        .map((l) => l.replace(/^\S+ /, '')),
+      ['hello', 'héllo wörld', 'no newline at end'],
+    );
     const all = run(AWS_V2, ['logs', 'tail', GROUP, '--endpoint-url', srv.url], srv.env);
     assert.equal(all.status, 0, all.stderr);
     assert.equal(all.stdout.trim().split('\n').length, BIG + 3 + 2000);
   });
 });
 
-describe('openbatch logs', () => {
-  it('prints a finished job whole, in order, across pages', () => {
+void describe('openbatch logs', () => {
+  void it('prints a finished job whole, in order, across pages', () => {
     const r = openbatch(['logs', big.id]);
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stdout, lines(BIG).join('\n') + '\n');
@@ -223,7 +378,7 @@ describe('openbatch logs', () => {
     assert.match(bad.stderr, /has 1 attempt: --attempt must be 1\.\.1/);
   });
 
-  it('| head -1 exits 0 without error output', () => {
+  void it('| head -1 exits 0 without error output', () => {
     const r = spawnSync('bash', ['-o', 'pipefail', '-c', `"${process.execPath}" "${BIN}" logs ${big.id} | head -1`], {
       env: srv.env,
       encoding: 'utf8',
@@ -233,7 +388,7 @@ describe('openbatch logs', () => {
     assert.equal(r.status, 0);
   });
 
-  it('--follow streams a running job live and exits with its status', async () => {
+  void it('--follow streams a running job live and exits with its status', async () => {
     const id = submit('ticker', ['sh', '-c', 'for i in 1 2 3 4 5 6; do echo tick $i; sleep 0.5; done']);
     const child = spawn(process.execPath, [BIN, 'logs', '--follow', id], { env: srv.env });
     const seen: { line: string; at: number }[] = [];
@@ -250,12 +405,15 @@ describe('openbatch logs', () => {
     const code = await new Promise<number | null>((r) => child.once('exit', r));
     const endedAt = Date.now();
     assert.equal(code, 0, err);
-    assert.deepEqual(seen.map((s) => s.line), lines(6, 'tick '));
+    assert.deepEqual(
+      seen.map((s) => s.line),
+      lines(6, 'tick '),
+    );
     // Live: the first line arrived well before the job ended, not all at once at the end.
     assert.ok(endedAt - seen[0]!.at > 1200, `first line ${endedAt - seen[0]!.at} ms before exit`);
   });
 
-  it('says RUNNABLE: <reason> for a job that has not started', () => {
+  void it('says RUNNABLE: <reason> for a job that has not started', () => {
     const id = submit('waiting', ['echo', 'never'], 'logs-waiting');
     const r = openbatch(['logs', id]);
     assert.equal(r.status, 3);

@@ -13,13 +13,28 @@ function setup() {
   let now = 1_000;
   const store = new SqliteLogStore({ file });
   const sink = new LogCapture(store, { clock: () => now });
-  return { dir, file, store, sink, tick: (ms: number) => (now += ms), done: () => rmSync(dir, { recursive: true, force: true }) };
+  return {
+    dir,
+    file,
+    store,
+    sink,
+    tick: (ms: number) => (now += ms),
+    done: () => rmSync(dir, { recursive: true, force: true }),
+  };
 }
 const read = (store: SqliteLogStore, stream: string, extra: object = {}) =>
-  store.readEvents({ stream, from: 0, direction: 'forward', limit: 10_000, maxBytes: 1 << 20, perEventOverhead: 26, ...extra });
+  store.readEvents({
+    stream,
+    from: 0,
+    direction: 'forward',
+    limit: 10_000,
+    maxBytes: 1 << 20,
+    perEventOverhead: 26,
+    ...extra,
+  });
 
-describe('LogCapture + SqliteLogStore', () => {
-  it('splits by line, keeps partial lines per source until newline or close, cuts long lines at a UTF-8 boundary', async () => {
+void describe('LogCapture + SqliteLogStore', () => {
+  void it('splits by line, keeps partial lines per source until newline or close, cuts long lines at a UTF-8 boundary', async () => {
     const t = setup();
     t.sink.open('d/default/a', { jobId: 'j', attempt: 1 });
     t.sink.write('d/default/a', 'stdout', Buffer.from('one\ntw'));
@@ -40,7 +55,7 @@ describe('LogCapture + SqliteLogStore', () => {
     t.done();
   });
 
-  it('reads forward/backward with inclusive startTime, exclusive endTime and limits; survives reopening', async () => {
+  void it('reads forward/backward with inclusive startTime, exclusive endTime and limits; survives reopening', async () => {
     const t = setup();
     t.sink.open('s', { jobId: 'j', attempt: 1, pi: 'lab' });
     for (let i = 0; i < 5000; i++) {
@@ -52,15 +67,31 @@ describe('LogCapture + SqliteLogStore', () => {
     const store = new SqliteLogStore({ file: t.file });
     const all = await read(store, 's');
     assert.equal(all.length, 5000);
-    assert.deepEqual(all.map((e) => e.seq), [...Array(5000).keys()]);
-    const back = await store.readEvents({ stream: 's', from: 5000, direction: 'backward', limit: 3, maxBytes: 1 << 20, perEventOverhead: 26 });
-    assert.deepEqual(back.map((e) => e.message), ['l4997', 'l4998', 'l4999']);
+    assert.deepEqual(
+      all.map((e) => e.seq),
+      [...Array(5000).keys()],
+    );
+    const back = await store.readEvents({
+      stream: 's',
+      from: 5000,
+      direction: 'backward',
+      limit: 3,
+      maxBytes: 1 << 20,
+      perEventOverhead: 26,
+    });
+    assert.deepEqual(
+      back.map((e) => e.message),
+      ['l4997', 'l4998', 'l4999'],
+    );
     const inRange = await read(store, 's', { startTime: 1_010, endTime: 1_020 });
     assert.deepEqual([inRange[0]?.message, inRange.at(-1)?.message, inRange.length], ['l1000', 'l1999', 1000]);
     assert.equal(await store.seqAtTime('s', 1_020), 2000);
     const small = await read(store, 's', { maxBytes: 300 });
     assert.equal(small.length, Math.floor(300 / (2 + 26)));
-    assert.equal((await store.listStreams({ orderBy: 'LogStreamName', descending: false, pi: 'other', limit: 10 })).length, 0);
+    assert.equal(
+      (await store.listStreams({ orderBy: 'LogStreamName', descending: false, pi: 'other', limit: 10 })).length,
+      0,
+    );
     assert.equal((await store.purge(1_000)).valueOf(), 0, 'closed at 1050: not before 1000');
     assert.equal(await store.purge(2_000), 1);
     assert.equal(await store.getStream('s'), undefined);

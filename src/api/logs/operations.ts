@@ -232,7 +232,13 @@ export function logsApi(store: LogStore, opts: LogsApiOptions): JsonTargetApi {
                 : await store.seqAtTime(s.name, resume.t);
           from = Math.max(from, after);
         }
-        return { name: s.name, id: nameHash(s.name), from, buf: [] as Awaited<ReturnType<LogStore['readEvents']>>, done: false };
+        return {
+          name: s.name,
+          id: nameHash(s.name),
+          from,
+          buf: [] as Awaited<ReturnType<LogStore['readEvents']>>,
+          done: false,
+        };
       }),
     );
     const refill = async (c: (typeof cursors)[number]) => {
@@ -281,7 +287,8 @@ export function logsApi(store: LogStore, opts: LogsApiOptions): JsonTargetApi {
       }
       best.buf.pop();
       lastPos = { t: e.timestamp, s: best.name, q: e.seq };
-      if (++scanned >= FILTER_SCAN_BUDGET) return { events: out, searchedLogStreams: [], nextToken: encodeOpaque(lastPos) };
+      if (++scanned >= FILTER_SCAN_BUDGET)
+        return { events: out, searchedLogStreams: [], nextToken: encodeOpaque(lastPos) };
     }
   }
 

@@ -222,7 +222,13 @@ export class SqliteLogStore implements LogStore {
     const take = (c: ChunkRow, i: number, ts: number, off: number, len: number): boolean => {
       if (out.length >= q.limit || (out.length > 0 && len + q.perEventOverhead > budget)) return false;
       budget -= len + q.perEventOverhead;
-      out.push({ seq: c.first_seq + i, timestamp: ts, ingestionTime: c.ingest, message: c.data.toString('utf8', off, off + len), bytes: len });
+      out.push({
+        seq: c.first_seq + i,
+        timestamp: ts,
+        ingestionTime: c.ingest,
+        message: c.data.toString('utf8', off, off + len),
+        bytes: len,
+      });
       return true;
     };
     if (q.direction === 'forward') {
