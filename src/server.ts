@@ -27,7 +27,14 @@ export interface ServerParts {
   logs?: (
     cfg: ServerConfig,
     store: Store,
-  ) => { sink: LogSink; api?: JsonTargetApi; reader?: DashboardLogReader; close?: () => Promise<void> };
+  ) => {
+    sink: LogSink;
+    api?: JsonTargetApi;
+    reader?: DashboardLogReader;
+    /** Deletes the logs of streams closed before `before` (history retention). */
+    purge?: (before: number) => Promise<unknown>;
+    close?: () => Promise<void>;
+  };
 }
 
 function makeRuntime(cfg: ServerConfig, events: RuntimeEvents): { runtime: Runtime; notes: string[] } {
@@ -65,6 +72,7 @@ export async function startServer(cfg: ServerConfig, parts: ServerParts = {}): P
   const logs = parts.logs?.(cfg, store);
   jobs.logs = logs?.sink ?? discardLogs;
   await jobs.start();
+  const retention = startRetention(cfg, store, logs?.purge);
 
   const rootCaller: Caller = { user: 'root', pi: '', admin: true };
   const identities: IdentityResolver = {
@@ -106,6 +114,7 @@ export async function startServer(cfg: ServerConfig, parts: ServerParts = {}): P
     store,
     runtime,
     async close() {
+      clearInterval(retention);
       await app.close();
       await jobs.close();
       await runtime.close();
@@ -113,4 +122,21 @@ export async function startServer(cfg: ServerConfig, parts: ServerParts = {}): P
       await store.close();
     },
   };
+}
+
+/** Deletes finished jobs and their logs older than --retention-days, hourly (never when it is 0). */
+function startRetention(
+  cfg: ServerConfig,
+  store: Store,
+  purgeLogs?: (before: number) => Promise<unknown>,
+): NodeJS.Timeout | undefined {
+  if (!cfg.retentionDays) return undefined;
+  const run = () => {
+    const before = Date.now() - cfg.retentionDays * 86_400_000;
+    void store.purgeJobs(before).then(() => purgeLogs?.(before));
+  };
+  run();
+  const t = setInterval(run, 3_600_000);
+  t.unref();
+  return t;
 }

@@ -4,15 +4,10 @@ import { resolveConfig } from '../config.js';
 import { startServer } from '../server.js';
 import { serverParts } from '../parts.js';
 import { registerCancel } from './cancel.js';
+import { registerLogsCommand } from './logs.js';
 
-// The AWS SDK warns on every run that its releases after January 2027 need Node 22; say it once in the docs instead.
-const emitWarning = process.emitWarning.bind(process);
-process.emitWarning = (warning: string | Error, ...rest: unknown[]) => {
-  const text = typeof warning === 'string' ? warning : warning.message;
-  if (/NodeVersionSupportWarning|will require node >=22/.test(text) || rest.includes('NodeVersionSupportWarning'))
-    return;
-  (emitWarning as (...a: unknown[]) => void)(warning, ...rest);
-};
+// The AWS SDK warns on every run that its releases after January 2027 need Node 22 (see README: Node 20 support).
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 const program = new Command();
 program
@@ -98,6 +93,7 @@ program
   });
 
 registerCancel(program);
+registerLogsCommand(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   console.error(`openbatch: ${(err as Error).message}`);
