@@ -93,6 +93,7 @@ export class JobService implements RuntimeEvents {
   private readonly nToNDependents = new Map<string, Set<string>>();
   private readonly writer: WriteBuffer;
   private tickScheduled = false;
+  private timeLimitTimer?: NodeJS.Timeout;
   private closed = false;
   runtime!: Runtime;
   logs!: LogSink;
@@ -119,6 +120,8 @@ export class JobService implements RuntimeEvents {
 
   /** Loads active jobs, settles attempts whose process is gone, and starts scheduling. */
   async start(): Promise<void> {
+    this.timeLimitTimer = setInterval(() => this.applyTimeLimits(), 10_000);
+    this.timeLimitTimer.unref();
     const jobs = await this.store.loadActiveJobs();
     const running: { jobId: string; attempt: number }[] = [];
     for (const job of jobs) {
@@ -162,6 +165,7 @@ export class JobService implements RuntimeEvents {
 
   async close(): Promise<void> {
     this.closed = true;
+    if (this.timeLimitTimer) clearInterval(this.timeLimitTimer);
     for (const a of this.allocations.values()) if (a.timer) clearTimeout(a.timer);
     await this.writer.barrier();
   }
@@ -434,6 +438,57 @@ export class JobService implements RuntimeEvents {
       const d = this.active.get(id);
       if (d && d.status === 'PENDING') this.admit(d);
     }
+  }
+
+  // ------------------------------------------------------------------ queue time limits
+
+  /**
+   * A queue's `jobStateTimeLimitActions`: a job RUNNABLE for longer than `maxTimeSeconds` whose wait reason is the
+   * action's `reason` (e.g. `MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT`) is cancelled. Runs every 10 s.
+   */
+  applyTimeLimits(): number {
+    const now = this.now;
+    let cancelled = 0;
+    let snap: Snapshot | undefined;
+    for (const q of this.registry.jobQueues.values()) {
+      const actions = q.jobStateTimeLimitActions?.filter((a) => a.state === 'RUNNABLE');
+      const ids = this.runnable.get(q.jobQueueArn);
+      if (!actions?.length || !ids?.size) continue;
+      snap ??= this.snapshot();
+      const view = {
+        name: q.jobQueueName,
+        computeEnvironments: q.computeEnvironmentOrder.map((o) => o.computeEnvironment),
+      };
+      let ahead = 0;
+      const check = (since: number, resources: Job['resources'], cancel: (reason: string) => void): void => {
+        const waited = now - since;
+        const why = explainWait(snap!, view, resources, ahead++);
+        const act = actions.find((a) => a.reason === why.code && waited >= a.maxTimeSeconds * 1000);
+        if (!act) return;
+        cancelled++;
+        cancel(
+          `${act.reason}: RUNNABLE for more than ${act.maxTimeSeconds} s, cancelled by the jobStateTimeLimitActions of queue ${q.jobQueueName}; ${why.text}`.slice(
+            0,
+            1024,
+          ),
+        );
+      };
+      for (const id of [...ids]) {
+        const st = this.arrays.get(id);
+        if (st) {
+          for (const i of [...st.runnableIndices()])
+            check(st.parent.statusChangedAt, st.parent.resources, (r) => this.failVirtualChild(st, i, r, true));
+          continue;
+        }
+        const job = this.active.get(id);
+        if (job?.status === 'RUNNABLE')
+          check(job.statusChangedAt, job.resources, (r) => {
+            job.isCancelled = true;
+            this.setFailed(job, r);
+          });
+      }
+    }
+    return cancelled;
   }
 
   // ------------------------------------------------------------------ array jobs
