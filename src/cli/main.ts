@@ -3,6 +3,7 @@ import { Command, Option } from 'commander';
 import { resolveConfig } from '../config.js';
 import { startServer } from '../server.js';
 import { serverParts } from '../parts.js';
+import { adminCommand } from './admin.js';
 
 const program = new Command();
 program
@@ -38,6 +39,12 @@ program
   .addOption(new Option('--scratch-dir <dir>', 'parent of per-attempt scratch directories [OPENBATCH_SCRATCH_DIR]'))
   .addOption(new Option('--docker-host <url>', 'Docker engine to use [OPENBATCH_DOCKER_HOST, DOCKER_HOST]'))
   .addOption(new Option('--log-level <level>', 'info or quiet [OPENBATCH_LOG_LEVEL]'))
+  .addOption(
+    new Option(
+      '--allow-process-runtime-for-users',
+      'let non-admin users submit jobs on the process runtime, which does not isolate labs [OPENBATCH_ALLOW_PROCESS_RUNTIME_FOR_USERS]',
+    ),
+  )
   .action(async (o: Record<string, string | undefined>) => {
     let cfg;
     try {
@@ -56,6 +63,7 @@ program
         scratchDir: o.scratchDir,
         dockerHost: o.dockerHost,
         logLevel: o.logLevel,
+        allowProcessRuntimeForUsers: o.allowProcessRuntimeForUsers ? 'true' : undefined,
       });
     } catch (err) {
       console.error(`openbatch server: ${(err as Error).message}`);
@@ -86,6 +94,8 @@ program
     process.on('SIGINT', () => stop('SIGINT'));
     process.on('SIGTERM', () => stop('SIGTERM'));
   });
+
+program.addCommand(adminCommand());
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   console.error(`openbatch: ${(err as Error).message}`);

@@ -91,6 +91,8 @@ export class JobService implements RuntimeEvents {
   private closed = false;
   runtime!: Runtime;
   logs!: LogSink;
+  /** Extra variables for an attempt's environment only (job-role credentials): never stored in the job nor shown. */
+  extraEnvironment?: (job: Job) => Record<string, string>;
 
   constructor(
     private readonly store: Store,
@@ -511,6 +513,7 @@ export class JobService implements RuntimeEvents {
       if (job.arrayProperties.size !== undefined)
         environment.AWS_BATCH_JOB_ARRAY_SIZE = String(job.arrayProperties.size);
     }
+    if (this.extraEnvironment) Object.assign(environment, this.extraEnvironment(job));
     this.logs.open(logStreamName, {
       jobId: job.jobId,
       attempt: alloc.attempt,
