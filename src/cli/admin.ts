@@ -62,8 +62,12 @@ export async function callAdmin(g: GlobalOpts, op: string, input: Record<string,
   return out;
 }
 
+/** The leaf command being run (commander passes it last), for its own copy of the server options. */
+let current: Command | undefined;
+
 function action(fn: (...a: any[]) => Promise<void>) {
   return async (...a: any[]) => {
+    current = a.at(-1) as Command;
     try {
       await fn(...a);
     } catch (err) {
@@ -95,7 +99,13 @@ export function adminCommand(): Command {
     .addOption(new Option('--region <region>', 'signing region [AWS_REGION] (default us-east-1)'))
     // `role set --endpoint-url` is the lab's object store; the server's --endpoint-url then goes before `role`.
     .enablePositionalOptions();
-  const g = (): GlobalOpts => admin.opts<GlobalOpts>();
+  // Server options are accepted both before the subcommand and on every leaf (`users list --endpoint-url ...`),
+  // except `role set`, whose --endpoint-url is the lab's object store.
+  let roleSet: Command | undefined;
+  const g = (): GlobalOpts => ({
+    ...admin.opts<GlobalOpts>(),
+    ...(current && current !== roleSet ? current.opts<GlobalOpts>() : {}),
+  });
 
   admin
     .command('onboard <user> <pi>')
@@ -196,7 +206,7 @@ export function adminCommand(): Command {
     );
 
   const role = admin.command('role').description("job roles: each PI's <pi>-batchtask role");
-  role
+  roleSet = role
     .command('set <pi>')
     .description("set the object-store credentials jobs using PI's job role receive (as AWS_* variables)")
     .requiredOption('--access-key-id <id>', 'object-store access key id')

@@ -95,7 +95,8 @@ program
     process.on('SIGTERM', () => stop('SIGTERM'));
   });
 
-program.addCommand(adminCommand());
+// Options belong to the command they follow (`admin role set --endpoint-url` is not the server's).
+program.enablePositionalOptions().addCommand(adminCommand());
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   console.error(`openbatch: ${(err as Error).message}`);
