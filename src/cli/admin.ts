@@ -101,10 +101,9 @@ export function adminCommand(): Command {
     .enablePositionalOptions();
   // Server options are accepted both before the subcommand and on every leaf (`users list --endpoint-url ...`),
   // except `role set`, whose --endpoint-url is the lab's object store.
-  let roleSet: Command | undefined;
   const g = (): GlobalOpts => ({
     ...admin.opts<GlobalOpts>(),
-    ...(current && current !== roleSet ? current.opts<GlobalOpts>() : {}),
+    ...(current && current.name() !== 'set' ? current.opts<GlobalOpts>() : {}),
   });
 
   admin
@@ -206,7 +205,7 @@ export function adminCommand(): Command {
     );
 
   const role = admin.command('role').description("job roles: each PI's <pi>-batchtask role");
-  roleSet = role
+  const roleSet = role
     .command('set <pi>')
     .description("set the object-store credentials jobs using PI's job role receive (as AWS_* variables)")
     .requiredOption('--access-key-id <id>', 'object-store access key id')

@@ -8,25 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { aws, AWS_V1, python, requireBinary, run, waitFor } from '../helpers/clients.js';
-import { BIN, REPO, startTestServer, type TestServer } from '../helpers/server.js';
-
-export interface Creds {
-  userName: string;
-  pi: string;
-  accessKeyId: string;
-  secretAccessKey: string;
-}
-
-/** Runs `openbatch admin ...` with the given environment; returns stdout, throws with stderr on failure. */
-export function admin(env: NodeJS.ProcessEnv, args: string[]): string {
-  const r = run(process.execPath, [BIN, 'admin', ...args], env);
-  if (r.status !== 0) throw new Error(`openbatch admin ${args.join(' ')} failed (${r.status}): ${r.stderr}`);
-  return r.stdout;
-}
-
-export function userEnv(srv: TestServer, c: { accessKeyId: string; secretAccessKey: string }): NodeJS.ProcessEnv {
-  return { ...srv.env, AWS_ACCESS_KEY_ID: c.accessKeyId, AWS_SECRET_ACCESS_KEY: c.secretAccessKey };
-}
+import { REPO, startTestServer, type TestServer } from '../helpers/server.js';
+import { admin, userEnv, type Creds } from '../helpers/users.js';
 
 /** aws CLI call expected to fail; returns its stderr. */
 function awsFails(env: NodeJS.ProcessEnv, url: string, args: string[]): string {
@@ -43,7 +26,7 @@ const RES = JSON.stringify([
   { type: 'MEMORY', value: '16' },
 ]);
 
-describe('users, PI groups and access control', () => {
+void describe('users, PI groups and access control', () => {
   let srv: TestServer;
   let alice: Creds, bob: Creds, carol: Creds;
   let policyArn: string;
@@ -82,7 +65,7 @@ describe('users, PI groups and access control', () => {
     await srv?.stop();
   });
 
-  it('onboards idempotently: a second user of the same PI works; re-running creates nothing and shows no secret', () => {
+  void it('onboards idempotently: a second user of the same PI works; re-running creates nothing and shows no secret', () => {
     assert.deepEqual(Object.keys(alice).sort(), ['accessKeyId', 'pi', 'secretAccessKey', 'userName']);
     assert.equal(bob.pi, 'lab-a');
     const again = JSON.parse(admin(srv.env, ['onboard', 'alice', 'lab-a', '--json']));
@@ -97,7 +80,7 @@ describe('users, PI groups and access control', () => {
     assert.throws(() => admin(userEnv(srv, alice), ['users', 'list']), /AccessDeniedException.*admin/);
   });
 
-  it('allow/deny matrix for every Batch operation: user vs admin (boto3)', () => {
+  void it('allow/deny matrix for every Batch operation: user vs admin (boto3)', () => {
     const script = readFileSync(join(REPO, 'test/integration/users-matrix.py'), 'utf8');
     const env = { QUEUE: 'q1', CE: 'ce1', POLICY_ARN: policyArn };
     const asUser = python(script, { ...userEnv(srv, alice), ...env, SUFFIX: 'u' });
@@ -130,7 +113,7 @@ describe('users, PI groups and access control', () => {
     assert.match(err, /AccessDeniedException.*only an openbatch admin/);
   });
 
-  it("another PI's jobs are invisible: describe, list, cancel, terminate, deregister refused", async () => {
+  void it("another PI's jobs are invisible: describe, list, cancel, terminate, deregister refused", async () => {
     const cEnv = userEnv(srv, carol);
     aws(AWS_V1, srv.url, cEnv, [
       'batch',
@@ -216,7 +199,7 @@ describe('users, PI groups and access control', () => {
     aws(AWS_V1, srv.url, cEnv, ['batch', 'terminate-job', '--job-id', job.jobId, '--reason', 'done']);
   });
 
-  it('job roles: users pass only their own PI role; role credentials reach the job and nowhere else', async () => {
+  void it('job roles: users pass only their own PI role; role credentials reach the job and nowhere else', async () => {
     const aEnv = userEnv(srv, alice);
     const def = (name: string, role: string, command: string[]) => [
       'batch',
@@ -317,7 +300,7 @@ describe('users, PI groups and access control', () => {
     assert.ok(!readFileSync(join(srv.dataDir, 'identity.db')).includes(alice.secretAccessKey));
   });
 
-  it('rotate-key refuses the old key at once; disable/enable take effect immediately', () => {
+  void it('rotate-key refuses the old key at once; disable/enable take effect immediately', () => {
     const fresh = JSON.parse(admin(srv.env, ['onboard', 'dave', 'lab-c', '--json'])) as Creds;
     aws(AWS_V1, srv.url, userEnv(srv, fresh), ['batch', 'describe-job-queues']);
     const rotated = JSON.parse(admin(srv.env, ['users', 'rotate-key', 'dave', '--json'])) as Creds;
@@ -340,7 +323,7 @@ describe('users, PI groups and access control', () => {
     assert.match(admin(userEnv(srv, again), ['users', 'list']), /alice/);
   });
 
-  it('audits mutating calls with who, what, target, where and outcome', () => {
+  void it('audits mutating calls with who, what, target, where and outcome', () => {
     const records = JSON.parse(admin(srv.env, ['audit', '--json', '--limit', '1000'])).records as any[];
     const find = (user: string, op: string, outcome: string) =>
       records.find((r) => r.userName === user && r.operation === op && r.outcome === outcome);
