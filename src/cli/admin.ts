@@ -229,5 +229,15 @@ export function adminCommand(): Command {
         },
       ),
     );
+  roleSet.addOption(new Option('--profile <name>', 'credentials profile [AWS_PROFILE]'));
+  roleSet.addOption(new Option('--region <region>', 'signing region [AWS_REGION]'));
+  const addServerOptions = (c: Command): void => {
+    if (c.commands.length) return c.commands.forEach(addServerOptions);
+    if (c === roleSet) return;
+    c.addOption(new Option('--endpoint-url <url>', 'openbatch server [OPENBATCH_ENDPOINT]'));
+    c.addOption(new Option('--profile <name>', 'credentials profile [AWS_PROFILE]'));
+    c.addOption(new Option('--region <region>', 'signing region [AWS_REGION]'));
+  };
+  admin.commands.forEach(addServerOptions);
   return admin;
 }

@@ -3,7 +3,7 @@
  * server: onboarding, the allow/deny matrix, invisibility across PIs, job roles, key rotation, disabling, audit.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -74,6 +74,18 @@ void describe('users, PI groups and access control', () => {
     assert.deepEqual(list.map((u) => u.userName).sort(), ['alice', 'bob', 'carol']);
     // Both lab-a users can use their keys.
     for (const c of [alice, bob]) aws(AWS_V1, srv.url, userEnv(srv, c), ['batch', 'describe-job-queues']);
+    // Credentials from an ~/.aws/credentials profile and --endpoint-url on the leaf command, as the aws CLI takes them.
+    const credFile = join(outDir, 'credentials');
+    writeFileSync(
+      credFile,
+      `[ob-root]\naws_access_key_id = ${srv.accessKeyId}\naws_secret_access_key = ${srv.secretAccessKey}\n`,
+    );
+    const profileEnv: NodeJS.ProcessEnv = { ...srv.env, AWS_SHARED_CREDENTIALS_FILE: credFile };
+    for (const k of ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'OPENBATCH_ENDPOINT']) delete profileEnv[k];
+    assert.match(
+      admin(profileEnv, ['users', 'list', '--profile', 'ob-root', '--endpoint-url', srv.url]),
+      /carol\s+lab-b/,
+    );
     // A user belongs to exactly one PI.
     assert.throws(() => admin(srv.env, ['onboard', 'alice', 'lab-b']), /already belongs to PI lab-a/);
     // Users cannot call the admin API.
