@@ -80,7 +80,10 @@ export function adminApi(dir: IdentityDirectory, audit: AuditLog) {
             `unknown admin operation ${JSON.stringify(op)}; known: ${Object.keys(ops).join(', ')} (POST /admin/v1/<operation>)`,
           );
         const body = req.body as Buffer | undefined;
-        input = body?.length ? (JSON.parse(body.toString('utf8')) as Input) : {};
+        const parsed: unknown = body?.length ? JSON.parse(body.toString('utf8')) : {};
+        if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed))
+          throw new ClientException('the request body must be a JSON object');
+        input = parsed;
         if (!caller.admin)
           throw new AccessDeniedException(
             `User ${caller.user} is not authorized to call the admin API (${op}): only root or an admin user can manage users and roles`,
