@@ -5,6 +5,7 @@ import { buildHttpServer, type JsonTargetApi } from './api/http.js';
 import { loadRootCredentials, type RootCredentials } from './api/auth/root-credentials.js';
 import type { ServerConfig } from './config.js';
 import { discardLogs, type LogSink, type Runtime, type RuntimeEvents, type Store } from './core/ports.js';
+import { dashboardPlugin, type DashboardLogReader } from './api/web/dashboard.js';
 import { ProcessRuntime } from './runtime/process/process-runtime.js';
 import { JobService } from './service/job-service.js';
 import { ResourceRegistry } from './service/resources.js';
@@ -24,7 +25,17 @@ export interface RunningServer {
 
 export interface ServerParts {
   /** Build a log sink for this server (the logs feature plugs in here). */
-  logs?: (cfg: ServerConfig, store: Store) => { sink: LogSink; api?: JsonTargetApi; close?: () => Promise<void> };
+  logs?: (
+    cfg: ServerConfig,
+    store: Store,
+  ) => {
+    sink: LogSink;
+    api?: JsonTargetApi;
+    reader?: DashboardLogReader;
+    /** Deletes the logs of streams closed before `before` (history retention). */
+    purge?: (before: number) => Promise<unknown>;
+    close?: () => Promise<void>;
+  };
 }
 
 function makeRuntime(cfg: ServerConfig, events: RuntimeEvents): { runtime: Runtime; notes: string[] } {
@@ -64,6 +75,7 @@ export async function startServer(cfg: ServerConfig, parts: ServerParts = {}): P
   const users = setUpUsers(cfg, root, () => jobs.runtime.name);
   jobs.extraEnvironment = users.extraEnvironment;
   await jobs.start();
+  const retention = startRetention(cfg, store, logs?.purge);
   const usersWarning = users.policy.startupWarning();
   if (usersWarning) console.warn(usersWarning);
 
@@ -71,8 +83,18 @@ export async function startServer(cfg: ServerConfig, parts: ServerParts = {}): P
     services: { registry, jobs, access: users.policy },
     identities: users.identities,
     ...users.http,
-    plugins: [users.plugin],
     ...(logs?.api ? { jsonApis: [logs.api] } : {}),
+    plugins: [
+      users.plugin,
+      dashboardPlugin({
+        registry,
+        jobs,
+        store,
+        identities: users.identities,
+        ...(logs?.reader ? { logs: logs.reader } : {}),
+        onJobChange: (listener) => (jobs.onTransition = listener),
+      }),
+    ],
     health: () => ({
       status: 'ok',
       store: store.kind,
@@ -95,6 +117,7 @@ export async function startServer(cfg: ServerConfig, parts: ServerParts = {}): P
     store,
     runtime,
     async close() {
+      clearInterval(retention);
       await app.close();
       await jobs.close();
       await runtime.close();
@@ -103,4 +126,21 @@ export async function startServer(cfg: ServerConfig, parts: ServerParts = {}): P
       await store.close();
     },
   };
+}
+
+/** Deletes finished jobs and their logs older than --retention-days, hourly (never when it is 0). */
+function startRetention(
+  cfg: ServerConfig,
+  store: Store,
+  purgeLogs?: (before: number) => Promise<unknown>,
+): NodeJS.Timeout | undefined {
+  if (!cfg.retentionDays) return undefined;
+  const run = () => {
+    const before = Date.now() - cfg.retentionDays * 86_400_000;
+    void store.purgeJobs(before).then(() => purgeLogs?.(before));
+  };
+  run();
+  const t = setInterval(run, 3_600_000);
+  t.unref();
+  return t;
 }

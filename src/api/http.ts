@@ -48,6 +48,8 @@ export interface HttpOptions {
 }
 
 const BATCH_MODEL = loadServiceModel('batch');
+// AWS documents `evaluateOnExit[].action` as case-insensitive (retry/RETRY); the service checks it itself.
+delete BATCH_MODEL.shapes.RetryAction?.enum;
 
 function sendError(reply: FastifyReply, err: unknown, jsonProtocol: boolean): FastifyReply {
   const e =

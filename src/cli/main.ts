@@ -4,6 +4,11 @@ import { resolveConfig } from '../config.js';
 import { startServer } from '../server.js';
 import { serverParts } from '../parts.js';
 import { adminCommand } from './admin.js';
+import { registerCancel } from './cancel.js';
+import { registerLogsCommand } from './logs.js';
+
+// The AWS SDK warns on every run that its releases after January 2027 need Node 22 (see README: Node 20 support).
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 const program = new Command();
 program
@@ -95,6 +100,8 @@ program
     process.on('SIGTERM', () => stop('SIGTERM'));
   });
 
+registerCancel(program);
+registerLogsCommand(program);
 // Options belong to the command they follow (`admin role set --endpoint-url` is not the server's).
 program.enablePositionalOptions().addCommand(adminCommand());
 
