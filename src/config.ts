@@ -19,6 +19,8 @@ export interface ServerConfig {
   scratchDir: string;
   dockerHost?: string;
   logLevel: 'quiet' | 'info';
+  /** Let non-admin users submit jobs although the process runtime does not isolate labs. */
+  allowProcessRuntimeForUsers?: boolean;
 }
 
 /** Detected capacity of this host. */
@@ -65,5 +67,8 @@ export function resolveConfig(flags: RawOptions): ServerConfig {
     scratchDir: resolve(String(pick('scratchDir', 'SCRATCH_DIR') ?? `${dataDir}/scratch`)),
     ...(dockerHost !== undefined ? { dockerHost: String(dockerHost) } : {}),
     logLevel: pick('logLevel', 'LOG_LEVEL') === 'quiet' ? 'quiet' : 'info',
+    allowProcessRuntimeForUsers: ['1', 'true'].includes(
+      String(pick('allowProcessRuntimeForUsers', 'ALLOW_PROCESS_RUNTIME_FOR_USERS') ?? ''),
+    ),
   };
 }

@@ -1,15 +1,16 @@
 /** The composition root: picks the store, runtime and log sink, wires the services and the HTTP edge. */
 import type { FastifyInstance } from 'fastify';
 import { join } from 'node:path';
-import { buildHttpServer, type IdentityResolver, type JsonTargetApi } from './api/http.js';
+import { buildHttpServer, type JsonTargetApi } from './api/http.js';
 import { loadRootCredentials, type RootCredentials } from './api/auth/root-credentials.js';
 import type { ServerConfig } from './config.js';
 import { discardLogs, type LogSink, type Runtime, type RuntimeEvents, type Store } from './core/ports.js';
 import { dashboardPlugin, type DashboardLogReader } from './api/web/dashboard.js';
 import { ProcessRuntime } from './runtime/process/process-runtime.js';
-import { JobService, type Caller } from './service/job-service.js';
+import { JobService } from './service/job-service.js';
 import { ResourceRegistry } from './service/resources.js';
 import { SqliteStore } from './store/sqlite/sqlite-store.js';
+import { setUpUsers } from './users-setup.js';
 
 export interface RunningServer {
   app: FastifyInstance;
@@ -71,23 +72,25 @@ export async function startServer(cfg: ServerConfig, parts: ServerParts = {}): P
   jobs.runtime = runtime;
   const logs = parts.logs?.(cfg, store);
   jobs.logs = logs?.sink ?? discardLogs;
+  const users = setUpUsers(cfg, root, () => jobs.runtime.name);
+  jobs.extraEnvironment = users.extraEnvironment;
   await jobs.start();
   const retention = startRetention(cfg, store, logs?.purge);
+  const usersWarning = users.policy.startupWarning();
+  if (usersWarning) console.warn(usersWarning);
 
-  const rootCaller: Caller = { user: 'root', pi: '', admin: true };
-  const identities: IdentityResolver = {
-    lookup: (akid) => (akid === root.accessKeyId ? { secret: root.secretAccessKey, caller: rootCaller } : undefined),
-  };
   const app = buildHttpServer({
-    services: { registry, jobs },
-    identities,
+    services: { registry, jobs, access: users.policy },
+    identities: users.identities,
+    ...users.http,
     ...(logs?.api ? { jsonApis: [logs.api] } : {}),
     plugins: [
+      users.plugin,
       dashboardPlugin({
         registry,
         jobs,
         store,
-        identities,
+        identities: users.identities,
         ...(logs?.reader ? { logs: logs.reader } : {}),
         onJobChange: (listener) => (jobs.onTransition = listener),
       }),
@@ -119,6 +122,7 @@ export async function startServer(cfg: ServerConfig, parts: ServerParts = {}): P
       await jobs.close();
       await runtime.close();
       await logs?.close?.();
+      users.close();
       await store.close();
     },
   };

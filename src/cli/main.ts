@@ -3,6 +3,7 @@ import { Command, Option } from 'commander';
 import { resolveConfig } from '../config.js';
 import { startServer } from '../server.js';
 import { serverParts } from '../parts.js';
+import { adminCommand } from './admin.js';
 import { registerCancel } from './cancel.js';
 import { registerLogsCommand } from './logs.js';
 
@@ -43,6 +44,12 @@ program
   .addOption(new Option('--scratch-dir <dir>', 'parent of per-attempt scratch directories [OPENBATCH_SCRATCH_DIR]'))
   .addOption(new Option('--docker-host <url>', 'Docker engine to use [OPENBATCH_DOCKER_HOST, DOCKER_HOST]'))
   .addOption(new Option('--log-level <level>', 'info or quiet [OPENBATCH_LOG_LEVEL]'))
+  .addOption(
+    new Option(
+      '--allow-process-runtime-for-users',
+      'let non-admin users submit jobs on the process runtime, which does not isolate labs [OPENBATCH_ALLOW_PROCESS_RUNTIME_FOR_USERS]',
+    ),
+  )
   .action(async (o: Record<string, string | undefined>) => {
     let cfg;
     try {
@@ -61,6 +68,7 @@ program
         scratchDir: o.scratchDir,
         dockerHost: o.dockerHost,
         logLevel: o.logLevel,
+        allowProcessRuntimeForUsers: o.allowProcessRuntimeForUsers ? 'true' : undefined,
       });
     } catch (err) {
       console.error(`openbatch server: ${(err as Error).message}`);
@@ -94,6 +102,8 @@ program
 
 registerCancel(program);
 registerLogsCommand(program);
+// Options belong to the command they follow (`admin role set --endpoint-url` is not the server's).
+program.enablePositionalOptions().addCommand(adminCommand());
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   console.error(`openbatch: ${(err as Error).message}`);

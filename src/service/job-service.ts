@@ -97,6 +97,8 @@ export class JobService implements RuntimeEvents {
   private closed = false;
   runtime!: Runtime;
   logs!: LogSink;
+  /** Extra variables for an attempt's environment only (job-role credentials): never stored in the job nor shown. */
+  extraEnvironment?: (job: Job) => Record<string, string>;
   /** Called after every status change (the dashboard's live updates); must not throw. */
   onTransition?: (job: Job) => void;
 
@@ -822,6 +824,7 @@ export class JobService implements RuntimeEvents {
       const size = job.arrayProperties.size ?? this.arrays.get(parseChildId(job.jobId)?.parentId ?? '')?.size;
       if (size !== undefined) environment.AWS_BATCH_JOB_ARRAY_SIZE = String(size);
     }
+    if (this.extraEnvironment) Object.assign(environment, this.extraEnvironment(job));
     this.logs.open(logStreamName, {
       jobId: job.jobId,
       attempt: alloc.attempt,
