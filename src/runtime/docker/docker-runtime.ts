@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import type { RunSpec, Runtime, RuntimeEvents, RuntimeStatus, ExitReport } from '../../core/ports.js';
 import { containerOptions, LABEL } from './container-config.js';
+import { GpuPool } from './gpu-pool.js';
 import { ImagePuller } from './image-puller.js';
 
 export interface DockerRuntimeOptions {
@@ -58,15 +59,31 @@ export function engineMessage(err: unknown): string {
   return (e.json?.message ?? e.message ?? String(err)).trim();
 }
 
+/** RFC 3339 timestamp with nanoseconds (the engine's log timestamps) -> nanoseconds since the epoch. */
+export function timestampNs(ts: string): bigint | undefined {
+  const m = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d)$/.exec(ts);
+  if (!m) return undefined;
+  const secs = Date.parse(`${m[1]}${m[3]}`) / 1000;
+  if (!Number.isFinite(secs)) return undefined;
+  return BigInt(secs) * 1_000_000_000n + BigInt((m[2] ?? '').padEnd(9, '0'));
+}
+
+/** The logs API's `since`: "seconds.nanoseconds". */
+function sinceParam(ts: string): number {
+  const ns = timestampNs(ts) ?? 0n;
+  // The engine parses the text as given; a string keeps all nine digits.
+  return `${ns / 1_000_000_000n}.${String(ns % 1_000_000_000n).padStart(9, '0')}` as unknown as number;
+}
+
 export class DockerRuntime implements Runtime {
   readonly name = 'docker';
   private readonly docker: Docker;
   private readonly attempts = new Map<string, Attempt>();
-  private readonly gpuInUse: boolean[];
+  private readonly gpus: GpuPool;
   private readonly graceSeconds: number;
   private readonly puller: ImagePuller;
-  /** Epoch ms of the last output received per attempt: where a re-attach after a restart resumes. */
-  private cursors: Record<string, number> = {};
+  /** The engine's timestamp of the last output record reported per attempt: where a re-attach resumes. */
+  private cursors: Record<string, string> = {};
   private cursorTimer?: NodeJS.Timeout;
   private closed = false;
 
@@ -76,12 +93,12 @@ export class DockerRuntime implements Runtime {
   ) {
     this.docker = opts.docker;
     this.graceSeconds = Math.ceil((opts.stopGraceMs ?? 30_000) / 1000);
-    this.gpuInUse = new Array<boolean>(opts.gpus ?? 0).fill(false);
+    this.gpus = new GpuPool(opts.gpus ?? 0);
     this.puller = new ImagePuller(opts.docker, opts.registryAuthFile);
     mkdirSync(opts.scratchRoot, { recursive: true });
     mkdirSync(opts.stateDir, { recursive: true });
     try {
-      this.cursors = JSON.parse(readFileSync(this.cursorFile, 'utf8')) as Record<string, number>;
+      this.cursors = JSON.parse(readFileSync(this.cursorFile, 'utf8')) as Record<string, string>;
     } catch {
       this.cursors = {};
     }
@@ -116,7 +133,7 @@ export class DockerRuntime implements Runtime {
       });
       return;
     }
-    const gpus = this.takeGpus(spec.resources.gpus);
+    const gpus = this.gpus.take(spec.resources.gpus);
     if (!gpus) {
       this.finish(a, {
         reason: `CannotStartContainerError: ${spec.resources.gpus} GPUs asked for, fewer are free on this host`,
@@ -144,13 +161,9 @@ export class DockerRuntime implements Runtime {
       return;
     }
     a.container = container;
-    // Attach before start so that no output is lost.
-    const stream = await container.attach({ stream: true, stdout: true, stderr: true });
-    this.pipe(a, stream);
     try {
       await container.start();
     } catch (err) {
-      (stream as unknown as { destroy(): void }).destroy();
       await this.remove(container);
       this.finish(a, { reason: `CannotStartContainerError: ${engineMessage(err)}`, statusReason: FAILED_TO_START });
       return;
@@ -158,18 +171,45 @@ export class DockerRuntime implements Runtime {
     a.running = true;
     this.events.started(a.jobId, a.attempt, { taskArn: `docker/${container.id.slice(0, 12)}` });
     if (a.stopRequested) this.sendStop(container);
+    await this.follow(a, container);
+  }
+
+  /**
+   * Follows the container's output from the engine's log (so nothing is lost however fast the container exits, and
+   * a later server can resume from the same place), then collects the exit.
+   */
+  private async follow(a: Attempt, container: Docker.Container): Promise<void> {
+    const cursor = this.cursors[key(a.jobId, a.attempt)];
+    const stream = (await container.logs({
+      follow: true,
+      stdout: true,
+      stderr: true,
+      timestamps: true,
+      ...(cursor ? { since: sinceParam(cursor) } : {}),
+    })) as unknown as NodeJS.ReadableStream;
+    this.pipe(a, stream, cursor ? timestampNs(cursor) : undefined);
     await this.collect(a, container, stream);
   }
 
-  /** Demultiplexes the engine's stdout/stderr stream into output events, chunk by chunk. */
-  private pipe(a: Attempt, stream: NodeJS.ReadableStream): void {
+  /**
+   * Demultiplexes the engine's stdout/stderr log stream into output events, one per log record as produced. Each
+   * record starts with the engine's timestamp: it becomes the cursor, and records up to `after` (already reported
+   * by an earlier server) are skipped.
+   */
+  private pipe(a: Attempt, stream: NodeJS.ReadableStream, after?: bigint): void {
+    const k = key(a.jobId, a.attempt);
     const sink = (source: 'stdout' | 'stderr') =>
       new Writable({
         write: (chunk: Buffer, _enc, done) => {
-          if (!this.closed) {
-            this.events.output(a.jobId, a.attempt, source, chunk);
-            this.cursors[key(a.jobId, a.attempt)] = Date.now();
-            this.saveCursorsSoon();
+          const space = chunk.indexOf(0x20);
+          const ts = space > 0 ? chunk.subarray(0, space).toString() : '';
+          const ns = timestampNs(ts);
+          if (!this.closed && (after === undefined || ns === undefined || ns > after)) {
+            this.events.output(a.jobId, a.attempt, source, ns === undefined ? chunk : chunk.subarray(space + 1));
+            if (ns !== undefined) {
+              this.cursors[k] = ts;
+              this.saveCursorsSoon();
+            }
           }
           done();
         },
@@ -213,21 +253,13 @@ export class DockerRuntime implements Runtime {
     a.done = true;
     const k = key(a.jobId, a.attempt);
     this.attempts.delete(k);
-    for (const g of a.gpus) this.gpuInUse[g] = false;
+    this.gpus.release(a.gpus);
     rmSync(a.scratch, { recursive: true, force: true });
     if (k in this.cursors) {
       delete this.cursors[k];
       this.saveCursorsSoon();
     }
     this.events.exited(a.jobId, a.attempt, report);
-  }
-
-  private takeGpus(n: number): number[] | undefined {
-    const free = this.gpuInUse.flatMap((used, i) => (used ? [] : [i]));
-    if (free.length < n) return undefined;
-    const picked = free.slice(0, n);
-    for (const g of picked) this.gpuInUse[g] = true;
-    return picked;
   }
 
   async stop(jobId: string, attempt: number, _reason: string): Promise<void> {
@@ -252,7 +284,7 @@ export class DockerRuntime implements Runtime {
       all: true,
       filters: { label: [`${LABEL.server}=${this.opts.server}`] },
     });
-    const resume: { a: Attempt; createdSec: number }[] = [];
+    const resume: Attempt[] = [];
     for (const c of list) {
       const jobId = c.Labels[LABEL.jobId] ?? '';
       const attempt = Number(c.Labels[LABEL.attempt]);
@@ -266,7 +298,7 @@ export class DockerRuntime implements Runtime {
       }
       found.add(k);
       const gpus = (c.Labels[LABEL.gpus] ?? '').split(',').filter(Boolean).map(Number);
-      for (const g of gpus) this.gpuInUse[g] = true;
+      this.gpus.mark(gpus);
       const a: Attempt = {
         jobId,
         attempt,
@@ -278,12 +310,12 @@ export class DockerRuntime implements Runtime {
         done: false,
       };
       this.attempts.set(k, a);
-      resume.push({ a, createdSec: c.Created });
+      resume.push(a);
     }
     // Report only after the job service has taken the recovered attempts back.
     setImmediate(() => {
-      for (const { a, createdSec } of resume)
-        this.reattach(a, createdSec).catch((err: unknown) =>
+      for (const a of resume)
+        this.reattach(a).catch((err: unknown) =>
           this.finish(a, { statusReason: `lost the container after a restart: ${engineMessage(err)}` }),
         );
     });
@@ -292,20 +324,11 @@ export class DockerRuntime implements Runtime {
     return gone;
   }
 
-  /** Follows a container found after a restart from where the last server stopped reading, then collects it. */
-  private async reattach(a: Attempt, createdSec: number): Promise<void> {
+  /** Takes a container found after a restart back: reports it started (if not yet), follows it, collects it. */
+  private async reattach(a: Attempt): Promise<void> {
     const container = a.container!;
-    const k = key(a.jobId, a.attempt);
-    const since = this.cursors[k] !== undefined ? this.cursors[k] / 1000 : createdSec;
     this.events.started(a.jobId, a.attempt, { taskArn: `docker/${container.id.slice(0, 12)}` });
-    const stream = (await container.logs({
-      follow: true,
-      stdout: true,
-      stderr: true,
-      since,
-    })) as unknown as NodeJS.ReadableStream;
-    this.pipe(a, stream);
-    await this.collect(a, container, stream);
+    await this.follow(a, container);
   }
 
   private get cursorFile(): string {
