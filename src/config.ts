@@ -50,7 +50,8 @@ function num(field: string, v: string | number | boolean | undefined, fallback: 
 /** Flags win over OPENBATCH_* variables, which win over defaults. */
 export function resolveConfig(flags: RawOptions): ServerConfig {
   const cap = detectCapacity();
-  const pick = (k: keyof ServerConfig, envName: string): string | number | boolean | undefined => flags[k] ?? env(envName);
+  const pick = (k: keyof ServerConfig, envName: string): string | number | boolean | undefined =>
+    flags[k] ?? env(envName);
   const runtime = String(pick('runtime', 'RUNTIME') ?? 'auto');
   if (runtime !== 'process' && runtime !== 'docker' && runtime !== 'auto')
     throw new Error(`--runtime must be process, docker or auto; got ${JSON.stringify(runtime)}`);

@@ -50,7 +50,10 @@ program
     ),
   )
   .addOption(
-    new Option('--registry-auth-file <file>', 'Docker config.json with registry credentials [OPENBATCH_REGISTRY_AUTH_FILE]'),
+    new Option(
+      '--registry-auth-file <file>',
+      'Docker config.json with registry credentials [OPENBATCH_REGISTRY_AUTH_FILE]',
+    ),
   )
   .addOption(new Option('--log-level <level>', 'info or quiet [OPENBATCH_LOG_LEVEL]'))
   .action(async (o: Record<string, string | boolean | undefined>) => {

@@ -58,7 +58,7 @@ const spec = (jobId: string, command: string[], extra: Partial<RunSpec> = {}): R
   ...extra,
 });
 
-describe('DockerRuntime on a real engine', () => {
+void describe('DockerRuntime on a real engine', () => {
   let engine: TestEngine;
   let dir: string;
   const runtime = (events: RuntimeEvents, graceMs = 1000) =>
@@ -86,10 +86,12 @@ describe('DockerRuntime on a real engine', () => {
     assert.deepEqual(left, [], 'no container of the test is left behind');
   });
 
-  it('stop sends SIGTERM, then SIGKILL after the grace period when SIGTERM is ignored', async () => {
+  void it('stop sends SIGTERM, then SIGKILL after the grace period when SIGTERM is ignored', async () => {
     const ev = new Recorder();
     const rt = runtime(ev, 1000);
-    rt.start(spec('polite', ['sh', '-c', 'trap "echo got-term; exit 143" TERM; echo ready; while true; do sleep 0.1; done']));
+    rt.start(
+      spec('polite', ['sh', '-c', 'trap "echo got-term; exit 143" TERM; echo ready; while true; do sleep 0.1; done']),
+    );
     rt.start(spec('stubborn', ['sh', '-c', 'trap "" TERM; echo ready; while true; do sleep 0.1; done']));
     await ev.until('both ready', () => ['polite#1', 'stubborn#1'].every((k) => ev.out.get(k)?.includes('ready')));
     const t0 = Date.now();
@@ -106,7 +108,7 @@ describe('DockerRuntime on a real engine', () => {
     await rt.close();
   });
 
-  it('re-attaches after the runtime is replaced: output resumes where it stopped, the exit code is collected', async () => {
+  void it('re-attaches after the runtime is replaced: output resumes where it stopped, the exit code is collected', async () => {
     const ev1 = new Recorder();
     const rt1 = runtime(ev1);
     rt1.start(spec('long', ['sh', '-c', 'echo before; sleep 2; echo after; exit 5']));
@@ -137,7 +139,7 @@ describe('DockerRuntime on a real engine', () => {
     await rt2.close();
   });
 
-  it('explains start failures and cleans up after them', async () => {
+  void it('explains start failures and cleans up after them', async () => {
     const ev = new Recorder();
     const rt = runtime(ev);
     rt.start(spec('nocmd', ['/no/such/program']));
@@ -151,8 +153,8 @@ describe('DockerRuntime on a real engine', () => {
   });
 });
 
-describe('container options', () => {
-  it('maps resources, linuxParameters, volumes and scratch like AWS Batch on ECS', () => {
+void describe('container options', () => {
+  void it('maps resources, linuxParameters, volumes and scratch like AWS Batch on ECS', () => {
     const o = containerOptions(
       {
         ...spec('j', ['echo', 'hi']),
@@ -199,7 +201,7 @@ describe('container options', () => {
     assert.equal(o.Labels?.['openbatch.server'], '/srv/ob');
   });
 
-  it('never gives one GPU to two running attempts', () => {
+  void it('never gives one GPU to two running attempts', () => {
     const pool = new GpuPool(3);
     const a = pool.take(2)!;
     const b = pool.take(2);

@@ -36,9 +36,14 @@ function scenarios(shared: string, secret: string): Record<string, Record<string
   };
   return {
     // The host's file is not there; the same path mounted on purpose is (so the check itself works).
-    isolated: { command: sh(`test -e ${secret} && exit 3; test -e /shared/host-secret.txt || exit 4; exit 0`), ...mount },
+    isolated: {
+      command: sh(`test -e ${secret} && exit 3; test -e /shared/host-secret.txt || exit 4; exit 0`),
+      ...mount,
+    },
     env: {
-      command: sh('printf "%s %s %s %s" "$AWS_BATCH_JOB_ID" "$AWS_BATCH_JOB_ATTEMPT" "$AWS_BATCH_JQ_NAME" "$FOO" > /shared/env-$AWS_BATCH_JOB_ID'),
+      command: sh(
+        'printf "%s %s %s %s" "$AWS_BATCH_JOB_ID" "$AWS_BATCH_JOB_ATTEMPT" "$AWS_BATCH_JQ_NAME" "$FOO" > /shared/env-$AWS_BATCH_JOB_ID',
+      ),
       environment: [{ name: 'FOO', value: 'bar baz' }],
       ...mount,
     },
@@ -72,7 +77,7 @@ function scenarios(shared: string, secret: string): Record<string, Record<string
   };
 }
 
-describe('jobs in containers through the real server (docker runtime)', () => {
+void describe('jobs in containers through the real server (docker runtime)', () => {
   let engine: TestEngine;
   let server: TestServer;
   let dataDir: string;
@@ -97,7 +102,11 @@ describe('jobs in containers through the real server (docker runtime)', () => {
     shared,
   ];
   const describeAll = () =>
-    py(`print(json.dumps({j['jobId']: j for j in b.describe_jobs(jobs=args)['jobs']}))`, server.env, Object.values(ids));
+    py(
+      `print(json.dumps({j['jobId']: j for j in b.describe_jobs(jobs=args)['jobs']}))`,
+      server.env,
+      Object.values(ids),
+    );
 
   before(async () => {
     requireBinary('python3', 'install python3 with boto3');
@@ -132,7 +141,8 @@ print(json.dumps(out))
     // Scratch: the running job's /tmp is a directory under the server's scratch directory.
     await waitFor(
       'the scratch marker',
-      () => readdirSync(join(dataDir, 'scratch')).find((d) => existsSync(join(dataDir, 'scratch', d, 'scratch-marker'))),
+      () =>
+        readdirSync(join(dataDir, 'scratch')).find((d) => existsSync(join(dataDir, 'scratch', d, 'scratch-marker'))),
       (d) => d !== undefined,
       30_000,
     ).then((d) => (scratchSeen = readFileSync(join(dataDir, 'scratch', d!, 'scratch-marker'), 'utf8')));
@@ -145,7 +155,14 @@ print(json.dumps(out))
     await new Promise((r) => setTimeout(r, 3000)); // exitsWhileDown ends meanwhile
     server = await startTestServer({ dataDir, args: args() });
 
-    aws(AWS_V1, server.url, server.env, ['batch', 'terminate-job', '--job-id', ids.terminate!, '--reason', 'test stop']);
+    aws(AWS_V1, server.url, server.env, [
+      'batch',
+      'terminate-job',
+      '--job-id',
+      ids.terminate!,
+      '--reason',
+      'test stop',
+    ]);
     jobs = await waitFor(
       'every job to end',
       describeAll,
@@ -164,47 +181,47 @@ print(json.dumps(out))
 
   const job = (name: string) => jobs[ids[name]!];
 
-  it('isolates the job from the host filesystem', () => {
+  void it('isolates the job from the host filesystem', () => {
     assert.equal(job('isolated').status, 'SUCCEEDED', JSON.stringify(job('isolated').container));
   });
 
-  it('passes the environment, with the AWS_BATCH_* variables', () => {
+  void it('passes the environment, with the AWS_BATCH_* variables', () => {
     assert.equal(job('env').status, 'SUCCEEDED');
     assert.equal(readFileSync(join(shared, `env-${ids.env}`), 'utf8'), `${ids.env} 1 q bar baz`);
   });
 
-  it('reports exit codes', () => {
+  void it('reports exit codes', () => {
     assert.equal(job('exit7').status, 'FAILED');
     assert.equal(job('exit7').container.exitCode, 7);
     assert.equal(job('exit7').statusReason, 'Essential container in task exited');
   });
 
-  it('enforces the memory limit and says so', () => {
+  void it('enforces the memory limit and says so', () => {
     assert.equal(job('oom').status, 'FAILED');
     assert.equal(job('oom').container.exitCode, 137);
     assert.equal(job('oom').container.reason, 'OutOfMemoryError: Container killed due to memory usage');
   });
 
-  it('limits CPU to the VCPU requirement', () => {
+  void it('limits CPU to the VCPU requirement', () => {
     assert.equal(job('cpu').status, 'SUCCEEDED');
     // 0.5 vCPU = 50 ms of CPU per 100 ms period.
     assert.equal(readFileSync(join(shared, `cpu-${ids.cpu}`), 'utf8').trim(), '50000');
   });
 
-  it('gives each attempt a scratch /tmp on the host and removes it afterwards', () => {
+  void it('gives each attempt a scratch /tmp on the host and removes it afterwards', () => {
     assert.equal(job('scratch').status, 'SUCCEEDED');
     assert.equal(scratchSeen, 'here\n');
     assert.deepEqual(readdirSync(join(dataDir, 'scratch')), []);
   });
 
-  it('terminates a running container', () => {
+  void it('terminates a running container', () => {
     const j = job('terminate');
     assert.equal(j.status, 'FAILED');
     assert.equal(j.statusReason, 'test stop');
     assert.equal(j.container.exitCode, 143, 'SIGTERM through the init process, no SIGKILL needed');
   });
 
-  it('stops a container whose attempt exceeds its timeout', () => {
+  void it('stops a container whose attempt exceeds its timeout', () => {
     const j = job('timeout');
     assert.equal(j.status, 'FAILED');
     assert.equal(j.statusReason, 'Job attempt duration exceeded timeout');
@@ -212,14 +229,14 @@ print(json.dumps(out))
     assert.ok(ran >= 60_000 && ran < 75_000, `ran ${ran} ms`);
   });
 
-  it('fails a missing image with CannotPullContainerError and the registry message', () => {
+  void it('fails a missing image with CannotPullContainerError and the registry message', () => {
     const j = job('missingImage');
     assert.equal(j.status, 'FAILED');
     assert.match(j.container.reason, /^CannotPullContainerError: .*registry\.invalid/);
     assert.equal(j.attempts[0].statusReason, 'Task failed to start');
   });
 
-  it('re-attaches to containers after a restart: exit codes collected, nothing run twice', () => {
+  void it('re-attaches to containers after a restart: exit codes collected, nothing run twice', () => {
     assert.equal(job('reattachOk').status, 'SUCCEEDED');
     assert.equal(job('reattachOk').attempts.length, 1);
     assert.equal(readFileSync(join(shared, `reattach-${ids.reattachOk}`), 'utf8'), 'once\n');
@@ -229,7 +246,7 @@ print(json.dumps(out))
     assert.equal(job('exitsWhileDown').container.exitCode, 4);
   });
 
-  it('refuses privileged containers and host paths outside the allowlist at registration', () => {
+  void it('refuses privileged containers and host paths outside the allowlist at registration', () => {
     const register = (cp: object) =>
       py(
         `
@@ -250,7 +267,7 @@ except b.exceptions.ClientException as e:
     assert.deepEqual(register({ volumes: [{ name: 's', host: { sourcePath: join(shared, 'sub') } }] }), { ok: true });
   });
 
-  it('answers /healthz with the docker runtime', async () => {
+  void it('answers /healthz with the docker runtime', async () => {
     const h = (await (await fetch(`${server.url}/healthz`)).json()) as { runtime: string; notes: string[] };
     assert.equal(h.runtime, 'docker');
     assert.match(h.notes.join(' '), /jobs run in containers on /);

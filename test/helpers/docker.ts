@@ -52,7 +52,7 @@ async function ensureTestImage(docker: Docker, workDir: string): Promise<void> {
   for (const a of applets) if (a !== 'busybox') symlinkSync('busybox', join(root, 'bin', a));
   const tar = spawn('tar', ['-C', root, '-c', '.'], { stdio: ['ignore', 'pipe', 'inherit'] });
   const [repo, tag] = TEST_IMAGE.split(':') as [string, string];
-  const stream = (await docker.importImage(tar.stdout, { repo, tag })) as NodeJS.ReadableStream;
+  const stream = await docker.importImage(tar.stdout, { repo, tag });
   await new Promise((res, rej) => docker.modem.followProgress(stream, (err) => (err ? rej(err) : res(null))));
   rmSync(root, { recursive: true, force: true });
 }
@@ -83,7 +83,10 @@ export async function startTestEngine(): Promise<TestEngine> {
     return { host: given, docker, stop: async () => rmSync(work, { recursive: true, force: true }) };
   }
   const dockerd = existsSync('/usr/sbin/dockerd') ? '/usr/sbin/dockerd' : 'dockerd';
-  requireBinary(dockerd, 'install Debian package docker.io (apt-get install -y docker.io), or set OPENBATCH_TEST_DOCKER_HOST');
+  requireBinary(
+    dockerd,
+    'install Debian package docker.io (apt-get install -y docker.io), or set OPENBATCH_TEST_DOCKER_HOST',
+  );
   const sock = join(work, 'docker.sock');
   const proc = spawn(
     dockerd,

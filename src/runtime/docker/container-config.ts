@@ -52,12 +52,12 @@ export function containerOptions(spec: RunSpec, ctx: ContainerContext): Docker.C
   // AWS: maxSwap is the swap on top of memory; 0 means none; unset leaves the host's default.
   if (lp.maxSwap !== undefined) host.MemorySwap = memory + lp.maxSwap * MiB;
   if (lp.swappiness !== undefined) host.MemorySwappiness = lp.swappiness;
-  if (cp.ulimits?.length) host.Ulimits = cp.ulimits.map((u) => ({ Name: u.name, Soft: u.softLimit, Hard: u.hardLimit }));
+  if (cp.ulimits?.length)
+    host.Ulimits = cp.ulimits.map((u) => ({ Name: u.name, Soft: u.softLimit, Hard: u.hardLimit }));
   if (lp.tmpfs?.length) {
     host.Tmpfs = {};
     for (const t of lp.tmpfs)
-      if (t.containerPath)
-        host.Tmpfs[t.containerPath] = [`size=${t.size ?? 64}m`, ...(t.mountOptions ?? [])].join(',');
+      if (t.containerPath) host.Tmpfs[t.containerPath] = [`size=${t.size ?? 64}m`, ...(t.mountOptions ?? [])].join(',');
   }
   if (lp.devices?.length)
     host.Devices = lp.devices.map((d) => ({

@@ -180,13 +180,13 @@ export class DockerRuntime implements Runtime {
    */
   private async follow(a: Attempt, container: Docker.Container): Promise<void> {
     const cursor = this.cursors[key(a.jobId, a.attempt)];
-    const stream = (await container.logs({
+    const stream = await container.logs({
       follow: true,
       stdout: true,
       stderr: true,
       timestamps: true,
       ...(cursor ? { since: sinceParam(cursor) } : {}),
-    })) as unknown as NodeJS.ReadableStream;
+    });
     this.pipe(a, stream, cursor ? timestampNs(cursor) : undefined);
     await this.collect(a, container, stream);
   }
@@ -320,7 +320,8 @@ export class DockerRuntime implements Runtime {
         );
     });
     const gone = running.filter((r) => !found.has(key(r.jobId, r.attempt)));
-    for (const g of gone) rmSync(join(this.opts.scratchRoot, safeName(g.jobId, g.attempt)), { recursive: true, force: true });
+    for (const g of gone)
+      rmSync(join(this.opts.scratchRoot, safeName(g.jobId, g.attempt)), { recursive: true, force: true });
     return gone;
   }
 

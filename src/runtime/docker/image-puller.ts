@@ -47,7 +47,7 @@ export class ImagePuller {
 
   private async pull(ref: string): Promise<void> {
     const auth = this.credentials(registryOf(ref));
-    const stream = (await this.docker.pull(ref, auth ? { authconfig: auth } : {})) as NodeJS.ReadableStream;
+    const stream = await this.docker.pull(ref, auth ? { authconfig: auth } : {});
     // Errors met half-way arrive as progress events, not as a failed request.
     const events = await new Promise<{ error?: string; errorDetail?: { message?: string } }[]>((res, rej) =>
       this.docker.modem.followProgress(stream, (err: Error | null, out: unknown[]) =>
@@ -63,8 +63,8 @@ export class ImagePuller {
     const cfg = JSON.parse(readFileSync(this.authFile, 'utf8')) as { auths?: Record<string, AuthEntry> };
     const hosts =
       registry === 'docker.io' ? ['docker.io', 'index.docker.io', 'https://index.docker.io/v1/'] : [registry];
-    const entry = Object.entries(cfg.auths ?? {}).find(([h]) =>
-      hosts.includes(h.replace(/^https?:\/\//, '').replace(/\/.*$/, '')) || hosts.includes(h),
+    const entry = Object.entries(cfg.auths ?? {}).find(
+      ([h]) => hosts.includes(h.replace(/^https?:\/\//, '').replace(/\/.*$/, '')) || hosts.includes(h),
     )?.[1];
     if (!entry) return undefined;
     let { username, password } = entry;
