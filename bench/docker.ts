@@ -44,10 +44,11 @@ async function dockerRun(host: string): Promise<void> {
 export async function benchDocker(jobs = 200, latencySamples = 40): Promise<DockerBenchResult> {
   const parallelism = cpus().length;
   const engine = await startTestEngine();
-  const server = await startTestServer({
-    args: ['--runtime', 'docker', '--docker-host', engine.host, '--vcpus', String(parallelism), '--log-level', 'quiet'],
-  });
+  let server: Awaited<ReturnType<typeof startTestServer>> | undefined;
   try {
+    server = await startTestServer({
+      args: ['--runtime', 'docker', '--docker-host', engine.host, '--vcpus', String(parallelism)],
+    });
     const batch = new BatchClient({
       endpoint: server.url,
       region: 'us-east-1',
@@ -149,7 +150,7 @@ export async function benchDocker(jobs = 200, latencySamples = 40): Promise<Dock
       startLatencyMs: { p50: pct(lat, 50), p99: pct(lat, 99), samples: lat.length },
     };
   } finally {
-    await server.stop();
+    await server?.stop();
     await engine.stop();
   }
 }
