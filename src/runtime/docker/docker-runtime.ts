@@ -187,8 +187,13 @@ export class DockerRuntime implements Runtime {
       timestamps: true,
       ...(cursor ? { since: sinceParam(cursor) } : {}),
     });
+    // Listen for the end now: for a quick job the log ends before wait() returns.
+    const ended = new Promise((r) => {
+      stream.once('end', r);
+      stream.once('close', r);
+    });
     this.pipe(a, stream, cursor ? timestampNs(cursor) : undefined);
-    await this.collect(a, container, stream);
+    await this.collect(a, container, ended);
   }
 
   /**
@@ -218,16 +223,10 @@ export class DockerRuntime implements Runtime {
   }
 
   /** Waits for the container to exit, reads its exit code and OOM flag, removes it and reports. */
-  private async collect(a: Attempt, container: Docker.Container, stream: NodeJS.ReadableStream): Promise<void> {
+  private async collect(a: Attempt, container: Docker.Container, ended: Promise<unknown>): Promise<void> {
     const waited = (await container.wait()) as { StatusCode?: number };
     // The output stream ends right after the exit; give it a moment so the last lines are reported first.
-    await Promise.race([
-      new Promise((r) => {
-        stream.once('end', r);
-        stream.once('close', r);
-      }),
-      new Promise((r) => setTimeout(r, 2000).unref()),
-    ]);
+    await Promise.race([ended, new Promise((r) => setTimeout(r, 2000).unref())]);
     // A stopping server leaves the container for the next one to collect.
     if (this.closed) return;
     const info = await container.inspect();
