@@ -25,6 +25,8 @@ export interface ServerConfig {
   /** A Docker config.json with registry credentials for image pulls. */
   registryAuthFile?: string;
   logLevel: 'quiet' | 'info';
+  /** Let non-admin users submit jobs although the process runtime does not isolate labs. */
+  allowProcessRuntimeForUsers?: boolean;
 }
 
 /** Detected capacity of this host. */
@@ -78,6 +80,9 @@ export function resolveConfig(flags: RawOptions): ServerConfig {
     volumeAllowlist: allowlist === undefined ? [] : volumeAllowlist(String(allowlist)),
     ...(registryAuthFile !== undefined ? { registryAuthFile: resolve(String(registryAuthFile)) } : {}),
     logLevel: pick('logLevel', 'LOG_LEVEL') === 'quiet' ? 'quiet' : 'info',
+    allowProcessRuntimeForUsers: ['1', 'true'].includes(
+      String(pick('allowProcessRuntimeForUsers', 'ALLOW_PROCESS_RUNTIME_FOR_USERS') ?? ''),
+    ),
   };
 }
 

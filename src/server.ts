@@ -1,17 +1,19 @@
 /** The composition root: picks the store, runtime and log sink, wires the services and the HTTP edge. */
 import type { FastifyInstance } from 'fastify';
 import { join } from 'node:path';
-import { buildHttpServer, type IdentityResolver, type JsonTargetApi } from './api/http.js';
+import { buildHttpServer, type JsonTargetApi } from './api/http.js';
 import { loadRootCredentials, type RootCredentials } from './api/auth/root-credentials.js';
 import type { ServerConfig } from './config.js';
 import { discardLogs, type LogSink, type Runtime, type RuntimeEvents, type Store } from './core/ports.js';
+import { dashboardPlugin, type DashboardLogReader } from './api/web/dashboard.js';
 import { ContainerPolicy } from './runtime/docker/container-policy.js';
 import { DockerRuntime } from './runtime/docker/docker-runtime.js';
 import { findEngine } from './runtime/docker/engine.js';
 import { ProcessRuntime } from './runtime/process/process-runtime.js';
-import { JobService, type Caller } from './service/job-service.js';
+import { JobService } from './service/job-service.js';
 import { ResourceRegistry } from './service/resources.js';
 import { SqliteStore } from './store/sqlite/sqlite-store.js';
+import { setUpUsers } from './users-setup.js';
 
 export interface RunningServer {
   app: FastifyInstance;
@@ -26,7 +28,17 @@ export interface RunningServer {
 
 export interface ServerParts {
   /** Build a log sink for this server (the logs feature plugs in here). */
-  logs?: (cfg: ServerConfig, store: Store) => { sink: LogSink; api?: JsonTargetApi; close?: () => Promise<void> };
+  logs?: (
+    cfg: ServerConfig,
+    store: Store,
+  ) => {
+    sink: LogSink;
+    api?: JsonTargetApi;
+    reader?: DashboardLogReader;
+    /** Deletes the logs of streams closed before `before` (history retention). */
+    purge?: (before: number) => Promise<unknown>;
+    close?: () => Promise<void>;
+  };
 }
 
 async function makeRuntime(cfg: ServerConfig, events: RuntimeEvents): Promise<{ runtime: Runtime; notes: string[] }> {
@@ -92,16 +104,29 @@ export async function startServer(cfg: ServerConfig, parts: ServerParts = {}): P
   jobs.runtime = runtime;
   const logs = parts.logs?.(cfg, store);
   jobs.logs = logs?.sink ?? discardLogs;
+  const users = setUpUsers(cfg, root, () => jobs.runtime.name);
+  jobs.extraEnvironment = users.extraEnvironment;
   await jobs.start();
+  const retention = startRetention(cfg, store, logs?.purge);
+  const usersWarning = users.policy.startupWarning();
+  if (usersWarning) console.warn(usersWarning);
 
-  const rootCaller: Caller = { user: 'root', pi: '', admin: true };
-  const identities: IdentityResolver = {
-    lookup: (akid) => (akid === root.accessKeyId ? { secret: root.secretAccessKey, caller: rootCaller } : undefined),
-  };
   const app = buildHttpServer({
-    services: { registry, jobs },
-    identities,
+    services: { registry, jobs, access: users.policy },
+    identities: users.identities,
+    ...users.http,
     ...(logs?.api ? { jsonApis: [logs.api] } : {}),
+    plugins: [
+      users.plugin,
+      dashboardPlugin({
+        registry,
+        jobs,
+        store,
+        identities: users.identities,
+        ...(logs?.reader ? { logs: logs.reader } : {}),
+        onJobChange: (listener) => (jobs.onTransition = listener),
+      }),
+    ],
     health: () => ({
       status: 'ok',
       store: store.kind,
@@ -124,11 +149,30 @@ export async function startServer(cfg: ServerConfig, parts: ServerParts = {}): P
     store,
     runtime,
     async close() {
+      clearInterval(retention);
       await app.close();
       await jobs.close();
       await runtime.close();
       await logs?.close?.();
+      users.close();
       await store.close();
     },
   };
+}
+
+/** Deletes finished jobs and their logs older than --retention-days, hourly (never when it is 0). */
+function startRetention(
+  cfg: ServerConfig,
+  store: Store,
+  purgeLogs?: (before: number) => Promise<unknown>,
+): NodeJS.Timeout | undefined {
+  if (!cfg.retentionDays) return undefined;
+  const run = () => {
+    const before = Date.now() - cfg.retentionDays * 86_400_000;
+    void store.purgeJobs(before).then(() => purgeLogs?.(before));
+  };
+  run();
+  const t = setInterval(run, 3_600_000);
+  t.unref();
+  return t;
 }

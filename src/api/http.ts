@@ -4,7 +4,7 @@
  * every error is mapped to the wire here, in one place.
  */
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { ApiError, ClientException, ServerException } from '../core/errors.js';
+import { ApiError, AuthError, ClientException, ServerException } from '../core/errors.js';
 import { verifySigV4 } from './auth/sigv4.js';
 import { BATCH_OPERATIONS, BATCH_ROUTES, type BatchServices } from './batch/operations.js';
 import { loadServiceModel, validateInput, type ServiceModel } from './model-validator.js';
@@ -32,9 +32,24 @@ export interface HttpOptions {
   plugins?: ((app: FastifyInstance, verify: (req: FastifyRequest, service: string) => Promise<Caller>) => void)[];
   logger?: boolean;
   bodyLimit?: number;
+  /** Counts failed authentications and refuses blocked keys/addresses (users part). */
+  authThrottle?: {
+    check(kind: 'address' | 'key', id: string): void;
+    failed(address: string, accessKeyId: string | undefined): void;
+  };
+  /** Told of every verified Batch call and its outcome (`OK` or the error code): the audit log. */
+  onBatchCall?: (e: {
+    caller: Caller;
+    operation: string;
+    input: Record<string, any>;
+    source: string;
+    outcome: string;
+  }) => void;
 }
 
 const BATCH_MODEL = loadServiceModel('batch');
+// AWS documents `evaluateOnExit[].action` as case-insensitive (retry/RETRY); the service checks it itself.
+delete BATCH_MODEL.shapes.RetryAction?.enum;
 
 function sendError(reply: FastifyReply, err: unknown, jsonProtocol: boolean): FastifyReply {
   const e =
@@ -77,20 +92,31 @@ export function buildHttpServer(opts: HttpOptions): FastifyInstance {
 
   const verify = async (req: FastifyRequest, service: string): Promise<Caller> => {
     let caller: Caller | undefined;
-    await verifySigV4(
-      {
-        method: req.method,
-        url: req.raw.url ?? req.url,
-        headers: req.headers,
-        body: (req.body as Buffer | undefined) ?? Buffer.alloc(0),
-      },
-      (akid) => {
-        const id = opts.identities.lookup(akid);
-        caller = id?.caller;
-        return id?.secret;
-      },
-      { services: [service] },
-    );
+    let claimedKey: string | undefined;
+    const throttle = opts.authThrottle;
+    throttle?.check('address', req.ip);
+    try {
+      await verifySigV4(
+        {
+          method: req.method,
+          url: req.raw.url ?? req.url,
+          headers: req.headers,
+          body: (req.body as Buffer | undefined) ?? Buffer.alloc(0),
+        },
+        (akid) => {
+          claimedKey = akid;
+          throttle?.check('key', akid);
+          const id = opts.identities.lookup(akid);
+          caller = id?.caller;
+          return id?.secret;
+        },
+        { services: [service] },
+      );
+    } catch (err) {
+      if (throttle && err instanceof AuthError && err.code !== 'ThrottlingException')
+        throttle.failed(req.ip, claimedKey);
+      throw err;
+    }
     return caller!;
   };
 
@@ -102,17 +128,23 @@ export function buildHttpServer(opts: HttpOptions): FastifyInstance {
     opName: string,
     extra: Record<string, unknown>,
   ) => {
+    let caller: Caller | undefined;
+    let input: Record<string, any> = extra;
+    const audit = (outcome: string) =>
+      caller && opts.onBatchCall?.({ caller, operation: opName, input, source: req.ip, outcome });
     try {
-      const caller = await verify(req, 'batch');
+      caller = await verify(req, 'batch');
       const body = req.body as Buffer | undefined;
-      const input = { ...parseJsonBody(body), ...extra };
+      input = { ...parseJsonBody(body), ...extra };
       validateInput(BATCH_MODEL, opName, input, (m) => new ClientException(m));
       const out = await BATCH_OPERATIONS[opName]!(opts.services, { caller, bodyBytes: body?.length ?? 0 }, input);
+      audit('OK');
       return reply
         .code(200)
         .header('content-type', 'application/json')
         .send(JSON.stringify(out ?? {}));
     } catch (err) {
+      audit(err instanceof ApiError ? err.code : 'ServerException');
       return sendError(reply, err, false);
     }
   };

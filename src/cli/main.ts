@@ -3,6 +3,12 @@ import { Command, Option } from 'commander';
 import { resolveConfig } from '../config.js';
 import { startServer } from '../server.js';
 import { serverParts } from '../parts.js';
+import { adminCommand } from './admin.js';
+import { registerCancel } from './cancel.js';
+import { registerLogsCommand } from './logs.js';
+
+// The AWS SDK warns on every run that its releases after January 2027 need Node 22 (see README: Node 20 support).
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 const program = new Command();
 program
@@ -56,6 +62,12 @@ program
     ),
   )
   .addOption(new Option('--log-level <level>', 'info or quiet [OPENBATCH_LOG_LEVEL]'))
+  .addOption(
+    new Option(
+      '--allow-process-runtime-for-users',
+      'let non-admin users submit jobs on the process runtime, which does not isolate labs [OPENBATCH_ALLOW_PROCESS_RUNTIME_FOR_USERS]',
+    ),
+  )
   .action(async (o: Record<string, string | boolean | undefined>) => {
     let cfg;
     try {
@@ -77,6 +89,7 @@ program
         volumeAllowlist: o.volumeAllowlist,
         registryAuthFile: o.registryAuthFile,
         logLevel: o.logLevel,
+        allowProcessRuntimeForUsers: o.allowProcessRuntimeForUsers ? 'true' : undefined,
       });
     } catch (err) {
       console.error(`openbatch server: ${(err as Error).message}`);
@@ -107,6 +120,11 @@ program
     process.on('SIGINT', () => stop('SIGINT'));
     process.on('SIGTERM', () => stop('SIGTERM'));
   });
+
+registerCancel(program);
+registerLogsCommand(program);
+// Options belong to the command they follow (`admin role set --endpoint-url` is not the server's).
+program.enablePositionalOptions().addCommand(adminCommand());
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   console.error(`openbatch: ${(err as Error).message}`);

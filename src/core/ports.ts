@@ -37,7 +37,13 @@ export interface JobListQuery {
   createdBefore?: number;
   /** Only jobs of this PI group (access control). */
   pi?: string;
+  /** Only jobs submitted by this user (dashboard filter). */
+  user?: string;
   limit: number;
+  /** Without arrayJobId, array children are left out unless this is set (dashboard search). */
+  includeChildren?: boolean;
+  /** With arrayJobId: children come in index order, after this index. */
+  afterIndex?: number;
   /** Keyset cursor: the (createdAt, jobId) of the last row of the previous page. */
   after?: { createdAt: number; jobId: string };
 }
@@ -72,6 +78,20 @@ export interface Store {
   loadActiveJobs(): Promise<Job[]>;
   /** Deletes terminal jobs stopped before `before`; returns their ids (history retention). */
   purgeJobs(before: number): Promise<string[]>;
+  /** Number of jobs per (queue, status), optionally only a PI group's (dashboard overview). */
+  countJobsByQueueAndStatus(pi?: string): Promise<{ jobQueueArn: string; status: JobStatus; count: number }[]>;
+  /**
+   * Usage per (PI, user) of jobs that stopped in [from, to): jobs run and vCPU-hours, the sum over their attempts
+   * of vcpus x (stoppedAt - startedAt). Optionally only one PI group's.
+   */
+  usageByOwner(q: { from: number; to: number; pi?: string }): Promise<UsageRow[]>;
+}
+
+export interface UsageRow {
+  pi: string;
+  user: string;
+  jobs: number;
+  vcpuHours: number;
 }
 
 /** What a runtime is asked to run: one attempt of one job. */
@@ -142,3 +162,88 @@ export const discardLogs: LogSink = {
   write() {},
   async close() {},
 };
+
+/** One attempt's log stream as stored (CloudWatch Logs' LogStream plus the owner needed for access control). */
+export interface LogStreamRecord {
+  name: string;
+  jobId: string;
+  attempt: number;
+  /** PI group of the job's owner; readers of another group see the stream as absent. */
+  pi?: string;
+  createdAt: number;
+  firstEventAt?: number;
+  lastEventAt?: number;
+  lastIngestionAt?: number;
+  /** Events stored so far; also the sequence number the next event gets. */
+  eventCount: number;
+  storedBytes: number;
+  closedAt?: number;
+}
+
+/** One stored event. `seq` is its 0-based position in its stream (the basis of paging tokens). */
+export interface LogEventRecord {
+  seq: number;
+  timestamp: number;
+  ingestionTime: number;
+  message: string;
+  /** UTF-8 size of the message (what CloudWatch's 1 MB page limit counts). */
+  bytes: number;
+}
+
+/** Events of one stream to append; their timestamps never go backwards within a stream. */
+export interface LogAppend {
+  stream: string;
+  events: { timestamp: number; message: Buffer }[];
+}
+
+export interface LogEventRead {
+  stream: string;
+  /** Forward: first seq to return. Backward: return events before this seq (newest first, then reversed). */
+  from: number;
+  direction: 'forward' | 'backward';
+  /** Inclusive. */
+  startTime?: number;
+  /** Exclusive. */
+  endTime?: number;
+  limit: number;
+  /** Stop before the page's message bytes plus `perEventOverhead` per event exceed this. */
+  maxBytes: number;
+  perEventOverhead: number;
+}
+
+export interface LogStreamQuery {
+  prefix?: string;
+  orderBy: 'LogStreamName' | 'LastEventTime';
+  descending: boolean;
+  /** Only streams of this PI group (access control); undefined = all. */
+  pi?: string;
+  /** Only streams whose events may fall in [startTime, endTime). */
+  startTime?: number;
+  endTime?: number;
+  /** Exact names (FilterLogEvents' logStreamNames). */
+  names?: string[];
+  limit: number;
+  /** Keyset cursor: the sort key and name of the last stream of the previous page. */
+  after?: { key: string | number; name: string };
+}
+
+/**
+ * Durable log storage (the `/aws/batch/job` group). Separate from Store so that logs can live in their own database;
+ * async so a networked backend fits. Events of a stream are kept in order; `seq` numbers them from 0.
+ */
+export interface LogStore {
+  readonly kind: string;
+  createStream(s: { name: string; jobId: string; attempt: number; pi?: string; createdAt: number }): Promise<void>;
+  /** Appends events of many streams in one transaction. */
+  append(batch: readonly LogAppend[], ingestionTime: number): Promise<void>;
+  closeStream(name: string, at: number): Promise<void>;
+  getStream(name: string): Promise<LogStreamRecord | undefined>;
+  listStreams(q: LogStreamQuery): Promise<LogStreamRecord[]>;
+  /** Events in ascending order; for a backward read, the newest ones before `from`. */
+  readEvents(q: LogEventRead): Promise<LogEventRecord[]>;
+  /** The seq of the first event at or after `time` (the stream's eventCount when none). */
+  seqAtTime(stream: string, time: number): Promise<number>;
+  /** Deletes streams closed before `before` with their events (retention); returns how many. */
+  purge(before: number): Promise<number>;
+  close(): Promise<void>;
+}

@@ -205,6 +205,9 @@ export interface Job {
   resources: JobResources;
   /** Array jobs: the parent has `arrayProperties.size`; a child has `index`. */
   arrayProperties?: { size?: number; index?: number; statusSummary?: Record<string, number> };
+  /** Array parents: how children depend on each other, and whether they were released (parent dependencies met). */
+  arrayMode?: 'PARALLEL' | 'SEQUENTIAL' | 'N_TO_N';
+  arrayReleased?: boolean;
   /** Who submitted it (access key owner) and their PI group. */
   owner?: { user: string; pi: string };
 }

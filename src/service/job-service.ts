@@ -37,6 +37,7 @@ import {
   type SchedQueue,
   type Snapshot,
 } from '../scheduler/schedule.js';
+import { ArrayState, ChildCode, deriveChild, parseChildId, type ArrayMode } from './array-state.js';
 import { jobDetail, jobSummary } from './job-views.js';
 import { decodeToken, encodeToken } from './pagination.js';
 import { checkRetryStrategy, checkTimeout, type ResourceRegistry } from './resources.js';
@@ -86,11 +87,20 @@ export class JobService implements RuntimeEvents {
   private readonly dependents = new Map<string, Set<string>>();
   private readonly ceUsage = new Map<string, { vcpus: number; jobs: number }>();
   private readonly hostUsage = { vcpus: 0, memoryMiB: 0, gpus: 0, jobs: 0 };
+  /** Array parent id -> its children's compact state (from release until the parent ends). */
+  private readonly arrays = new Map<string, ArrayState>();
+  /** Array id -> arrays that depend on it N_TO_N. */
+  private readonly nToNDependents = new Map<string, Set<string>>();
   private readonly writer: WriteBuffer;
   private tickScheduled = false;
+  private timeLimitTimer?: NodeJS.Timeout;
   private closed = false;
   runtime!: Runtime;
   logs!: LogSink;
+  /** Extra variables for an attempt's environment only (job-role credentials): never stored in the job nor shown. */
+  extraEnvironment?: (job: Job) => Record<string, string>;
+  /** Called after every status change (the dashboard's live updates); must not throw. */
+  onTransition?: (job: Job) => void;
 
   constructor(
     private readonly store: Store,
@@ -112,6 +122,8 @@ export class JobService implements RuntimeEvents {
 
   /** Loads active jobs, settles attempts whose process is gone, and starts scheduling. */
   async start(): Promise<void> {
+    this.timeLimitTimer = setInterval(() => this.applyTimeLimits(), 10_000);
+    this.timeLimitTimer.unref();
     const jobs = await this.store.loadActiveJobs();
     const running: { jobId: string; attempt: number }[] = [];
     for (const job of jobs) {
@@ -119,9 +131,13 @@ export class JobService implements RuntimeEvents {
       if (job.status === 'STARTING' || job.status === 'RUNNING')
         running.push({ jobId: job.jobId, attempt: job.attempts.length + 1 });
     }
+    const released = jobs.filter((j) => j.status === 'PENDING' && j.arrayReleased);
+    // Arrays first, N_TO_N ones last, so that an array's dependency is rebuilt before it is linked.
+    released.sort((a, b) => Number(a.arrayMode === 'N_TO_N') - Number(b.arrayMode === 'N_TO_N'));
+    for (const job of released) await this.rebuildArray(job);
     for (const job of jobs) {
       if (job.status === 'SUBMITTED') this.admit(job);
-      else if (job.status === 'PENDING') this.admit(job);
+      else if (job.status === 'PENDING' && !job.arrayReleased) this.admit(job);
       else if (job.status === 'RUNNABLE') this.addRunnable(job);
       else if (job.status === 'STARTING' || job.status === 'RUNNING') this.allocate(job, this.ceOfRecoveredJob(job));
     }
@@ -151,6 +167,7 @@ export class JobService implements RuntimeEvents {
 
   async close(): Promise<void> {
     this.closed = true;
+    if (this.timeLimitTimer) clearInterval(this.timeLimitTimer);
     for (const a of this.allocations.values()) if (a.timer) clearTimeout(a.timer);
     await this.writer.barrier();
   }
@@ -186,8 +203,12 @@ export class JobService implements RuntimeEvents {
       throw new ClientException(
         `jobDefinition ${def.jobDefinitionName}:${def.revision} is of type ${def.type}; openbatch runs container jobs only`,
       );
-    if (input.arrayProperties)
-      throw new ClientException('arrayProperties: array jobs are not supported yet by this server; submit single jobs');
+    const arraySize = (input.arrayProperties as { size?: number } | undefined)?.size;
+    if (input.arrayProperties && arraySize === undefined)
+      throw new ClientException(
+        'arrayProperties.size is required for an array job: give the number of children, 2 to 10,000',
+      );
+    checkRange('arrayProperties.size', arraySize, 2, 10_000, 'For a single job leave arrayProperties out');
 
     const overrides = input.containerOverrides as ContainerOverrides | undefined;
     checkEnvironment(overrides?.environment, 'containerOverrides.environment');
@@ -201,16 +222,50 @@ export class JobService implements RuntimeEvents {
     const dependsOn = (input.dependsOn as Job['dependsOn'] | undefined) ?? [];
     if (dependsOn.length > 20)
       throw new ClientException(`dependsOn has ${dependsOn.length} entries; a job can depend on at most 20 jobs`);
-    const depIds = dependsOn.map((d, i) => {
-      if (!d.jobId) throw new ClientException(`dependsOn[${i}].jobId is required for a job that is not an array job`);
-      return d.jobId;
+    let arrayMode: ArrayMode = 'PARALLEL';
+    const depIds: string[] = [];
+    dependsOn.forEach((d, i) => {
+      if (d.type === 'SEQUENTIAL') {
+        if (arraySize === undefined)
+          throw new ClientException(
+            `dependsOn[${i}]: type SEQUENTIAL applies to the children of an array job; this job has no arrayProperties`,
+          );
+        if (d.jobId)
+          throw new ClientException(
+            `dependsOn[${i}]: a SEQUENTIAL dependency names no jobId (the children depend on each other); remove jobId`,
+          );
+        arrayMode = 'SEQUENTIAL';
+        return;
+      }
+      if (!d.jobId)
+        throw new ClientException(
+          `dependsOn[${i}].jobId is required (only a SEQUENTIAL dependency of an array job has none)`,
+        );
+      if (d.type === 'N_TO_N') {
+        if (arraySize === undefined)
+          throw new ClientException(
+            `dependsOn[${i}]: type N_TO_N links the children of two array jobs; this job has no arrayProperties`,
+          );
+        arrayMode = 'N_TO_N';
+      }
+      depIds.push(d.jobId);
     });
+    if (dependsOn.filter((d) => d.type === 'N_TO_N' || d.type === 'SEQUENTIAL').length > 1)
+      throw new ClientException('dependsOn: an array job can have at most one SEQUENTIAL or N_TO_N dependency');
     const known = await this.findJobs(depIds);
-    const missing = depIds.filter((id) => !known.has(id));
+    const missing = depIds.filter((id) => !known.has(id) || (!caller.admin && known.get(id)!.owner?.pi !== caller.pi));
     if (missing.length)
       throw new ClientException(
         `dependsOn: job(s) ${missing.join(', ')} do not exist; depend only on jobs that were submitted`,
       );
+    for (const d of dependsOn) {
+      if (d.type !== 'N_TO_N') continue;
+      const other = known.get(d.jobId!)!;
+      if (other.arrayProperties?.size !== arraySize)
+        throw new ClientException(
+          `dependsOn: N_TO_N needs an array job of the same size; ${d.jobId} ${other.arrayProperties?.size ? `has ${other.arrayProperties.size} children` : 'is not an array job'}, this one has ${arraySize}`,
+        );
+    }
 
     const parameters = {
       ...(def.parameters ?? {}),
@@ -252,6 +307,7 @@ export class JobService implements RuntimeEvents {
       containerProperties: cp,
       resources,
       owner: { user: caller.user, pi: caller.pi },
+      ...(arraySize !== undefined ? { arrayProperties: { size: arraySize }, arrayMode } : {}),
     };
     this.active.set(jobId, job);
     try {
@@ -269,7 +325,7 @@ export class JobService implements RuntimeEvents {
     const out = new Map<string, Job>();
     const rest: string[] = [];
     for (const id of ids) {
-      const j = this.active.get(id);
+      const j = this.active.get(id) ?? this.virtualChild(id);
       if (j) out.set(id, j);
       else rest.push(id);
     }
@@ -278,6 +334,16 @@ export class JobService implements RuntimeEvents {
       for (const j of await this.store.getJobs(rest)) out.set(j.jobId, j);
     }
     return out;
+  }
+
+  /** A child that has not started yet, derived from its parent's state; undefined for anything else. */
+  private virtualChild(id: string): Job | undefined {
+    const c = parseChildId(id);
+    const st = c && this.arrays.get(c.parentId);
+    if (!c || !st || c.index >= st.size) return undefined;
+    const code = st.codes[c.index] as ChildCode;
+    if (code !== ChildCode.PENDING && code !== ChildCode.RUNNABLE) return undefined;
+    return deriveChild(st.parent, c.index, st.status(c.index), st.parent.statusChangedAt);
   }
 
   // ------------------------------------------------------------------ transitions
@@ -289,11 +355,12 @@ export class JobService implements RuntimeEvents {
     if (reason !== undefined) job.statusReason = reason;
     else delete job.statusReason;
     this.writer.enqueue(job);
+    this.onTransition?.(job);
   }
 
   /** SUBMITTED/PENDING -> PENDING, RUNNABLE or FAILED depending on the dependencies. */
   private admit(job: Job): void {
-    const deps = job.dependsOn.map((d) => d.jobId!).filter((id) => id !== undefined);
+    const deps = job.dependsOn.filter((d) => d.jobId !== undefined && d.type !== 'N_TO_N').map((d) => d.jobId!);
     const unfinished: string[] = [];
     for (const id of deps) {
       const dep = this.active.get(id);
@@ -313,6 +380,7 @@ export class JobService implements RuntimeEvents {
         if (job.status !== 'PENDING') this.setStatus(job, 'PENDING');
         return;
       }
+      if (job.arrayProperties?.size !== undefined) return this.releaseArray(job);
       if (job.isCancelled) return this.setFailed(job, job.statusReason ?? 'Cancelled');
       this.makeRunnable(job);
     };
@@ -360,8 +428,11 @@ export class JobService implements RuntimeEvents {
     this.settled(job);
   }
 
-  /** A job reached SUCCEEDED/FAILED: wake its dependents. */
+  /** A job reached SUCCEEDED/FAILED: update its array, wake its dependents. */
   private settled(job: Job): void {
+    const c = job.arrayProperties?.index !== undefined ? parseChildId(job.jobId) : undefined;
+    const st = c && this.arrays.get(c.parentId);
+    if (c && st && st.live.get(c.index) === job) this.childEnded(st, c.index, job.status === 'SUCCEEDED');
     const waiting = this.dependents.get(job.jobId);
     if (!waiting) return;
     this.dependents.delete(job.jobId);
@@ -369,6 +440,216 @@ export class JobService implements RuntimeEvents {
       const d = this.active.get(id);
       if (d && d.status === 'PENDING') this.admit(d);
     }
+  }
+
+  // ------------------------------------------------------------------ queue time limits
+
+  /**
+   * A queue's `jobStateTimeLimitActions`: a job RUNNABLE for longer than `maxTimeSeconds` whose wait reason is the
+   * action's `reason` (e.g. `MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT`) is cancelled. Runs every 10 s.
+   */
+  applyTimeLimits(): number {
+    const now = this.now;
+    let cancelled = 0;
+    let snap: Snapshot | undefined;
+    for (const q of this.registry.jobQueues.values()) {
+      const actions = q.jobStateTimeLimitActions?.filter((a) => a.state === 'RUNNABLE');
+      const ids = this.runnable.get(q.jobQueueArn);
+      if (!actions?.length || !ids?.size) continue;
+      snap ??= this.snapshot();
+      const view = {
+        name: q.jobQueueName,
+        computeEnvironments: q.computeEnvironmentOrder.map((o) => o.computeEnvironment),
+      };
+      let ahead = 0;
+      const check = (since: number, resources: Job['resources'], cancel: (reason: string) => void): void => {
+        const waited = now - since;
+        const why = explainWait(snap!, view, resources, ahead++);
+        const act = actions.find((a) => a.reason === why.code && waited >= a.maxTimeSeconds * 1000);
+        if (!act) return;
+        cancelled++;
+        cancel(
+          `${act.reason}: RUNNABLE for more than ${act.maxTimeSeconds} s, cancelled by the jobStateTimeLimitActions of queue ${q.jobQueueName}; ${why.text}`.slice(
+            0,
+            1024,
+          ),
+        );
+      };
+      for (const id of [...ids]) {
+        const st = this.arrays.get(id);
+        if (st) {
+          for (const i of [...st.runnableIndices()])
+            check(st.parent.statusChangedAt, st.parent.resources, (r) => this.failVirtualChild(st, i, r, true));
+          continue;
+        }
+        const job = this.active.get(id);
+        if (job?.status === 'RUNNABLE')
+          check(job.statusChangedAt, job.resources, (r) => {
+            job.isCancelled = true;
+            this.setFailed(job, r);
+          });
+      }
+    }
+    return cancelled;
+  }
+
+  // ------------------------------------------------------------------ array jobs
+
+  /** The parent's own dependencies are met: its children become PENDING/RUNNABLE by the array's mode. */
+  private releaseArray(parent: Job): void {
+    const size = parent.arrayProperties!.size!;
+    const mode = parent.arrayMode ?? 'PARALLEL';
+    const nTo = mode === 'N_TO_N' ? parent.dependsOn.find((d) => d.type === 'N_TO_N')?.jobId : undefined;
+    const st = new ArrayState(parent, size, mode, nTo);
+    this.arrays.set(parent.jobId, st);
+    parent.arrayReleased = true;
+    if (parent.status !== 'PENDING') this.setStatus(parent, 'PENDING');
+    else this.writer.enqueue(parent);
+    if (parent.isCancelled) {
+      for (let i = 0; i < size; i++) this.failVirtualChild(st, i, parent.statusReason ?? 'Cancelled', false);
+      this.maybeFinishArray(st);
+      return;
+    }
+    if (mode === 'PARALLEL') st.codes.fill(ChildCode.RUNNABLE);
+    else if (mode === 'SEQUENTIAL') st.codes[0] = ChildCode.RUNNABLE;
+    else if (nTo) this.linkNToN(st, nTo);
+    this.addRunnableId(parent.jobQueueArn, parent.jobId);
+    this.kick();
+  }
+
+  private linkNToN(st: ArrayState, nTo: string): void {
+    let set = this.nToNDependents.get(nTo);
+    if (!set) this.nToNDependents.set(nTo, (set = new Set()));
+    set.add(st.parent.jobId);
+    const other = this.arrays.get(nTo);
+    const apply = (i: number, status: JobStatus | undefined): void => {
+      if (st.codes[i] !== ChildCode.PENDING) return;
+      if (status === 'SUCCEEDED') st.codes[i] = ChildCode.RUNNABLE;
+      else if (status === 'FAILED') this.failVirtualChild(st, i, `Dependent Job ${nTo}:${i} failed`, false);
+    };
+    if (other) {
+      for (let i = 0; i < st.size; i++) apply(i, other.codes[i] === ChildCode.LIVE ? undefined : other.status(i));
+      this.maybeFinishArray(st);
+      return;
+    }
+    // The other array has ended: its children are all stored.
+    const ids = Array.from({ length: st.size }, (_, i) => `${nTo}:${i}`);
+    void this.writer
+      .barrier()
+      .then(() => this.store.getJobs(ids))
+      .then((rows) => {
+        for (const r of rows) apply(r.arrayProperties?.index ?? -1, r.status);
+        for (let i = 0; i < st.size; i++)
+          if (st.codes[i] === ChildCode.PENDING && !rows.some((r) => r.arrayProperties?.index === i))
+            apply(i, 'FAILED');
+        this.maybeFinishArray(st);
+        this.addRunnableId(st.parent.jobQueueArn, st.parent.jobId);
+        this.kick();
+      });
+  }
+
+  /** Fails a child that never started (dependency failed, or cancelled): it is stored as a FAILED row. */
+  private failVirtualChild(st: ArrayState, i: number, reason: string, finish: boolean): void {
+    const now = this.now;
+    const child = deriveChild(st.parent, i, 'FAILED', now);
+    child.statusReason = reason.slice(0, 1024);
+    child.stoppedAt = now;
+    if (st.parent.isCancelled) child.isCancelled = true;
+    this.writer.enqueue(child);
+    this.onTransition?.(child);
+    this.childEnded(st, i, false, finish);
+  }
+
+  /** A child ended: its array's bookkeeping, SEQUENTIAL and N_TO_N successors, and maybe the parent. */
+  private childEnded(st: ArrayState, i: number, ok: boolean, finish = true): void {
+    st.live.delete(i);
+    st.set(i, ok ? ChildCode.SUCCEEDED : ChildCode.FAILED);
+    const childId = `${st.parent.jobId}:${i}`;
+    for (const b of this.nToNDependents.get(st.parent.jobId) ?? []) {
+      const sb = this.arrays.get(b);
+      if (!sb || sb.codes[i] !== ChildCode.PENDING) continue;
+      if (ok) {
+        sb.codes[i] = ChildCode.RUNNABLE;
+        this.addRunnableId(sb.parent.jobQueueArn, b);
+        this.kick();
+      } else this.failVirtualChild(sb, i, `Dependent Job ${childId} failed`, true);
+    }
+    if (st.mode === 'SEQUENTIAL' && i + 1 < st.size && st.codes[i + 1] === ChildCode.PENDING) {
+      if (ok) {
+        st.codes[i + 1] = ChildCode.RUNNABLE;
+        this.addRunnableId(st.parent.jobQueueArn, st.parent.jobId);
+        this.kick();
+      } else {
+        // Fail the rest in a loop rather than by recursion: an array can have 10,000 children.
+        for (let k = i + 1; k < st.size && st.codes[k] === ChildCode.PENDING; k++) {
+          const child = deriveChild(st.parent, k, 'FAILED', this.now);
+          child.statusReason = `Dependent Job ${st.parent.jobId}:${k - 1} failed`;
+          child.stoppedAt = this.now;
+          this.writer.enqueue(child);
+          st.set(k, ChildCode.FAILED);
+        }
+      }
+    }
+    if (finish) this.maybeFinishArray(st);
+  }
+
+  /** Once every child has ended, the parent SUCCEEDS (all succeeded) or FAILS. */
+  private maybeFinishArray(st: ArrayState): void {
+    if (st.settled < st.size) return;
+    const parent = st.parent;
+    if (!this.arrays.has(parent.jobId)) return;
+    this.arrays.delete(parent.jobId);
+    this.runnable.get(parent.jobQueueArn)?.delete(parent.jobId);
+    if (st.nToNOf) this.nToNDependents.get(st.nToNOf)?.delete(parent.jobId);
+    parent.arrayProperties = { size: st.size, statusSummary: st.statusSummary() };
+    parent.stoppedAt = this.now;
+    if (st.failed === 0) this.setStatus(parent, 'SUCCEEDED', `All ${st.size} child jobs succeeded`);
+    else
+      this.setStatus(
+        parent,
+        'FAILED',
+        parent.isCancelled && parent.statusReason
+          ? parent.statusReason
+          : `${st.failed} of ${st.size} child jobs failed`,
+      );
+    this.settled(parent);
+  }
+
+  /** After a restart: rebuilds a released array's state from its stored children. */
+  private async rebuildArray(parent: Job): Promise<void> {
+    const size = parent.arrayProperties!.size!;
+    const mode = parent.arrayMode ?? 'PARALLEL';
+    const nTo = mode === 'N_TO_N' ? parent.dependsOn.find((d) => d.type === 'N_TO_N')?.jobId : undefined;
+    const st = new ArrayState(parent, size, mode, nTo);
+    this.arrays.set(parent.jobId, st);
+    const page = await this.store.listJobs({ arrayJobId: parent.jobId, limit: size + 1 });
+    for (const row of page.jobs) {
+      const i = row.arrayProperties?.index;
+      if (i === undefined) continue;
+      const live = this.active.get(row.jobId);
+      if (live && !isTerminal(live.status)) {
+        st.live.set(i, live);
+        st.set(i, ChildCode.LIVE);
+      } else st.set(i, row.status === 'SUCCEEDED' ? ChildCode.SUCCEEDED : ChildCode.FAILED);
+    }
+    if (mode === 'PARALLEL') {
+      for (let i = 0; i < size; i++) if (st.codes[i] === ChildCode.PENDING) st.codes[i] = ChildCode.RUNNABLE;
+    } else if (mode === 'SEQUENTIAL') {
+      for (let i = 0; i < size; i++)
+        if (st.codes[i] === ChildCode.PENDING && (i === 0 || st.codes[i - 1] === ChildCode.SUCCEEDED))
+          st.codes[i] = ChildCode.RUNNABLE;
+    } else if (nTo) this.linkNToN(st, nTo);
+    this.addRunnableId(parent.jobQueueArn, parent.jobId);
+    this.maybeFinishArray(st);
+  }
+
+  /** The wire view of a job: live statusSummary for arrays in progress. */
+  private withSummary(job: Job): Job {
+    const st = this.arrays.get(job.jobId);
+    if (st) return { ...job, arrayProperties: { size: st.size, statusSummary: st.statusSummary() } };
+    if (job.arrayProperties?.size !== undefined && !job.arrayProperties.statusSummary)
+      return { ...job, arrayProperties: { ...job.arrayProperties, statusSummary: {} } };
+    return job;
   }
 
   // ------------------------------------------------------------------ scheduling
@@ -438,16 +719,48 @@ export class JobService implements RuntimeEvents {
 
   private *iterRunnable(ids: Set<string>): Generator<SchedJob> {
     for (const id of ids) {
+      const st = this.arrays.get(id);
+      if (st) {
+        let any = false;
+        for (const i of st.runnableIndices()) {
+          any = true;
+          yield { jobId: `${id}:${i}`, resources: st.parent.resources };
+        }
+        if (!any) ids.delete(id);
+        continue;
+      }
       const j = this.active.get(id);
       if (j) yield { jobId: id, resources: j.resources };
     }
+  }
+
+  private addRunnableId(queueArn: string, id: string): void {
+    let set = this.runnable.get(queueArn);
+    if (!set) this.runnable.set(queueArn, (set = new Set()));
+    set.add(id);
+  }
+
+  /** Turns a child that waited as one byte into a Job, as it is placed. */
+  private materialize(id: string): Job | undefined {
+    const c = parseChildId(id);
+    const st = c && this.arrays.get(c.parentId);
+    if (!c || !st || st.codes[c.index] !== ChildCode.RUNNABLE) return undefined;
+    const child = deriveChild(st.parent, c.index, 'RUNNABLE', this.now);
+    st.live.set(c.index, child);
+    st.set(c.index, ChildCode.LIVE);
+    this.active.set(child.jobId, child);
+    if (st.parent.startedAt === undefined) {
+      st.parent.startedAt = this.now;
+      this.writer.enqueue(st.parent);
+    }
+    return child;
   }
 
   private tick(): void {
     if (this.closed || this.runnable.size === 0) return;
     const plan = schedule(this.snapshot());
     for (const p of plan.starts) {
-      const job = this.active.get(p.jobId);
+      const job = this.active.get(p.jobId) ?? this.materialize(p.jobId);
       if (!job || job.status !== 'RUNNABLE') continue;
       this.startAttempt(job, p.computeEnvironmentArn);
     }
@@ -508,9 +821,10 @@ export class JobService implements RuntimeEvents {
     environment.AWS_BATCH_CE_NAME = ce?.computeEnvironmentName ?? '';
     if (job.arrayProperties?.index !== undefined) {
       environment.AWS_BATCH_JOB_ARRAY_INDEX = String(job.arrayProperties.index);
-      if (job.arrayProperties.size !== undefined)
-        environment.AWS_BATCH_JOB_ARRAY_SIZE = String(job.arrayProperties.size);
+      const size = job.arrayProperties.size ?? this.arrays.get(parseChildId(job.jobId)?.parentId ?? '')?.size;
+      if (size !== undefined) environment.AWS_BATCH_JOB_ARRAY_SIZE = String(size);
     }
+    if (this.extraEnvironment) Object.assign(environment, this.extraEnvironment(job));
     this.logs.open(logStreamName, {
       jobId: job.jobId,
       attempt: alloc.attempt,
@@ -635,6 +949,7 @@ export class JobService implements RuntimeEvents {
   async cancel(caller: Caller, input: Input): Promise<Record<string, never>> {
     const job = await this.requireOwnJob(caller, input.jobId as string);
     const reason = (input.reason as string).slice(0, 1024);
+    if (this.stopArrayOrVirtualChild(job, reason, false)) return {};
     const live = this.active.get(job.jobId);
     if (!live || isTerminal(live.status)) return {};
     if (live.status === 'STARTING' || live.status === 'RUNNING') return {};
@@ -652,6 +967,7 @@ export class JobService implements RuntimeEvents {
   async terminate(caller: Caller, input: Input): Promise<Record<string, never>> {
     const job = await this.requireOwnJob(caller, input.jobId as string);
     const reason = (input.reason as string).slice(0, 1024);
+    if (this.stopArrayOrVirtualChild(job, reason, true)) return {};
     const live = this.active.get(job.jobId);
     if (!live || isTerminal(live.status)) return {};
     live.isTerminated = true;
@@ -669,6 +985,40 @@ export class JobService implements RuntimeEvents {
     return {};
   }
 
+  /**
+   * Cancel/terminate of a released array parent (its waiting children fail at once; with terminate, running ones are
+   * stopped; the parent fails once all have settled) or of a child that has not started. True when handled.
+   */
+  private stopArrayOrVirtualChild(job: Job, reason: string, terminate: boolean): boolean {
+    const st = this.arrays.get(job.jobId);
+    if (st) {
+      st.parent.isCancelled = true;
+      if (terminate) st.parent.isTerminated = true;
+      st.parent.statusReason = reason;
+      this.writer.enqueue(st.parent);
+      for (let i = 0; i < st.size; i++) {
+        const code = st.codes[i];
+        if (code === ChildCode.PENDING || code === ChildCode.RUNNABLE) this.failVirtualChild(st, i, reason, false);
+      }
+      for (const child of [...st.live.values()]) {
+        if (child.status === 'RUNNABLE') {
+          child.isCancelled = true;
+          this.setFailed(child, reason);
+        } else if (terminate)
+          void this.terminate({ user: 'root', pi: '', admin: true }, { jobId: child.jobId, reason });
+      }
+      this.maybeFinishArray(st);
+      return true;
+    }
+    const c = parseChildId(job.jobId);
+    const parent = c && this.arrays.get(c.parentId);
+    if (c && parent && (parent.codes[c.index] === ChildCode.PENDING || parent.codes[c.index] === ChildCode.RUNNABLE)) {
+      this.failVirtualChild(parent, c.index, reason, true);
+      return true;
+    }
+    return false;
+  }
+
   /** Terminates every job of a queue (DeleteJobQueue). */
   async terminateQueue(queueArn: string, reason: string): Promise<void> {
     const admin: Caller = { user: 'root', pi: '', admin: true };
@@ -682,41 +1032,41 @@ export class JobService implements RuntimeEvents {
   /** The statusReason a reader sees: for RUNNABLE jobs, why it waits right now. */
   private reasonsFor(jobs: readonly Job[]): Map<string, string | undefined> {
     const out = new Map<string, string | undefined>();
-    const byQueue = new Map<string, Set<string>>();
+    const byQueue = new Map<string, Map<string, Job>>();
     for (const j of jobs) {
-      if (j.status === 'RUNNABLE' && this.active.get(j.jobId) === j) {
-        let s = byQueue.get(j.jobQueueArn);
-        if (!s) byQueue.set(j.jobQueueArn, (s = new Set()));
-        s.add(j.jobId);
+      const waiting =
+        j.status === 'RUNNABLE' && (this.active.get(j.jobId) === j || this.virtualChild(j.jobId) !== undefined);
+      if (waiting) {
+        let m = byQueue.get(j.jobQueueArn);
+        if (!m) byQueue.set(j.jobQueueArn, (m = new Map()));
+        m.set(j.jobId, j);
       } else out.set(j.jobId, j.statusReason);
     }
     if (byQueue.size === 0) return out;
     const snap = this.snapshot();
     for (const [queueArn, wanted] of byQueue) {
       const q = this.registry.queueByNameOrArn(queueArn);
+      const queueView = q && {
+        name: q.jobQueueName,
+        computeEnvironments: q.computeEnvironmentOrder.map((o) => o.computeEnvironment),
+      };
       let ahead = 0;
-      for (const id of this.runnable.get(queueArn) ?? []) {
-        if (wanted.has(id)) {
-          const j = this.active.get(id)!;
-          out.set(
-            id,
-            q
-              ? explainWait(
-                  snap,
-                  {
-                    name: q.jobQueueName,
-                    computeEnvironments: q.computeEnvironmentOrder.map((o) => o.computeEnvironment),
-                  },
-                  j.resources,
-                  ahead,
-                ).text
-              : j.statusReason,
-          );
+      const visit = (id: string): boolean => {
+        const j = wanted.get(id);
+        if (j) {
+          out.set(id, queueView ? explainWait(snap, queueView, j.resources, ahead).text : j.statusReason);
           wanted.delete(id);
-          if (wanted.size === 0) break;
         }
         ahead++;
+        return wanted.size === 0;
+      };
+      scan: for (const id of this.runnable.get(queueArn) ?? []) {
+        const st = this.arrays.get(id);
+        if (st) {
+          for (const i of st.runnableIndices()) if (visit(`${id}:${i}`)) break scan;
+        } else if (visit(id)) break;
       }
+      for (const [id, j] of wanted) out.set(id, j.statusReason);
     }
     return out;
   }
@@ -730,7 +1080,7 @@ export class JobService implements RuntimeEvents {
       .map((id) => found.get(id))
       .filter((j): j is Job => !!j && (caller.admin || j.owner?.pi === caller.pi));
     const reasons = this.reasonsFor(jobs);
-    return { jobs: jobs.map((j) => jobDetail(j, reasons.get(j.jobId))) };
+    return { jobs: jobs.map((j) => jobDetail(this.withSummary(j), reasons.get(j.jobId))) };
   }
 
   async list(caller: Caller, input: Input): Promise<{ jobSummaryList: Record<string, unknown>[]; nextToken?: string }> {
@@ -749,6 +1099,7 @@ export class JobService implements RuntimeEvents {
         );
       jobQueueArn = q.jobQueueArn;
     }
+    if (input.arrayJobId) return this.listChildren(caller, input, filters);
     const query: Parameters<Store['listJobs']>[0] = { limit: (input.maxResults as number | undefined) ?? 100 };
     if (jobQueueArn) query.jobQueueArn = jobQueueArn;
     if (input.arrayJobId) query.arrayJobId = input.arrayJobId as string;
@@ -798,6 +1149,53 @@ export class JobService implements RuntimeEvents {
     if (page.last)
       out.nextToken = encodeToken('jobs', { c: page.last.createdAt, i: page.last.jobId, n: (cursor?.n ?? 0) + 1 });
     return out;
+  }
+
+  /** ListJobs by arrayJobId: stored children merged with those still waiting as one byte, in index order. */
+  private async listChildren(
+    caller: Caller,
+    input: Input,
+    filters: { name?: string; values?: string[] }[],
+  ): Promise<{ jobSummaryList: Record<string, unknown>[]; nextToken?: string }> {
+    const parentId = input.arrayJobId as string;
+    const parent = (await this.findJobs([parentId])).get(parentId);
+    if (!parent || parent.arrayProperties?.size === undefined || (!caller.admin && parent.owner?.pi !== caller.pi))
+      return { jobSummaryList: [] };
+    const statuses =
+      filters.length === 0 || input.jobStatus !== undefined
+        ? [(input.jobStatus as JobStatus | undefined) ?? 'RUNNING']
+        : undefined;
+    const limit = (input.maxResults as number | undefined) ?? 100;
+    const after = decodeToken<{ x: number }>('children', input.nextToken as string | undefined)?.x ?? -1;
+    await this.writer.barrier();
+    const page = await this.store.listJobs({
+      arrayJobId: parentId,
+      ...(statuses ? { statuses } : {}),
+      afterIndex: after,
+      limit: limit + 1,
+    });
+    const stored = page.jobs.map((j) => this.active.get(j.jobId) ?? j);
+    const st = this.arrays.get(parentId);
+    const out: Job[] = [];
+    let r = 0;
+    for (let i = after + 1; st && i < st.size && out.length <= limit; i++) {
+      const code = st.codes[i];
+      if (code !== ChildCode.PENDING && code !== ChildCode.RUNNABLE) continue;
+      const status = code === ChildCode.PENDING ? 'PENDING' : 'RUNNABLE';
+      if (statuses && !statuses.includes(status)) continue;
+      while (r < stored.length && (stored[r]!.arrayProperties?.index ?? 0) < i && out.length <= limit)
+        out.push(stored[r++]!);
+      if (out.length <= limit) out.push(deriveChild(parent, i, status, parent.statusChangedAt));
+    }
+    while (r < stored.length && out.length <= limit) out.push(stored[r++]!);
+    const pageJobs = out.slice(0, limit);
+    const reasons = this.reasonsFor(pageJobs);
+    const res: { jobSummaryList: Record<string, unknown>[]; nextToken?: string } = {
+      jobSummaryList: pageJobs.map((j) => jobSummary(j, reasons.get(j.jobId))),
+    };
+    if (out.length > limit)
+      res.nextToken = encodeToken('children', { x: pageJobs[pageJobs.length - 1]!.arrayProperties!.index! });
+    return res;
   }
 
   // ------------------------------------------------------------------ tags on jobs

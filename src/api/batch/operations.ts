@@ -13,9 +13,16 @@ export interface BatchContext {
   bodyBytes: number;
 }
 
+/** Job-role and runtime rules for non-admin users (the users part); absent = root only, nothing to check. */
+export interface BatchAccessPolicy {
+  checkJobRole(caller: Caller, roleArn: unknown, field: string): void;
+  checkSubmit(caller: Caller): void;
+}
+
 export interface BatchServices {
   registry: ResourceRegistry;
   jobs: JobService;
+  access?: BatchAccessPolicy;
 }
 
 type Handler = (s: BatchServices, ctx: BatchContext, input: Input) => Promise<unknown> | unknown;
@@ -84,13 +91,31 @@ export const BATCH_OPERATIONS: Record<string, Handler> = {
       throw new ClientException(
         `the job definition is ${ctx.bodyBytes} bytes; at most ${JOB_DEFINITION_MAX_BYTES} (24 KiB) are allowed`,
       );
+    s.access?.checkJobRole(ctx.caller, i.containerProperties?.jobRoleArn, 'containerProperties.jobRoleArn');
+    for (const [n, r] of ((i.nodeProperties?.nodeRangeProperties as any[] | undefined) ?? []).entries())
+      s.access?.checkJobRole(
+        ctx.caller,
+        r?.container?.jobRoleArn,
+        `nodeProperties.nodeRangeProperties[${n}].container.jobRoleArn`,
+      );
     return s.registry.registerJobDefinition(i, ctx.caller.admin ? undefined : ctx.caller.pi);
   },
   DeregisterJobDefinition: (s, ctx, i) =>
     s.registry.deregisterJobDefinition(requireOwnDefinition(s, ctx, i.jobDefinition as string)),
   DescribeJobDefinitions: (s, _c, i) => s.registry.describeJobDefinitions(i),
 
-  SubmitJob: (s, ctx, i) => s.jobs.submit(ctx.caller, i, ctx.bodyBytes),
+  SubmitJob: (s, ctx, i) => {
+    s.access?.checkSubmit(ctx.caller);
+    // The role comes from the definition (containerOverrides has no jobRoleArn): it may be another PI's or an admin's.
+    const d = s.registry.jobDefinition(i.jobDefinition as string);
+    if (d)
+      s.access?.checkJobRole(
+        ctx.caller,
+        d.containerProperties?.jobRoleArn,
+        `job definition ${d.jobDefinitionName}:${d.revision}'s containerProperties.jobRoleArn`,
+      );
+    return s.jobs.submit(ctx.caller, i, ctx.bodyBytes);
+  },
   DescribeJobs: (s, ctx, i) => s.jobs.describe(ctx.caller, i),
   ListJobs: (s, ctx, i) => s.jobs.list(ctx.caller, i),
   CancelJob: (s, ctx, i) => s.jobs.cancel(ctx.caller, i),

@@ -5,8 +5,15 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { JobListQuery, JobPage, ResourceSnapshot, Store } from '../../core/ports.js';
-import type { ComputeEnvironment, Job, JobDefinition, JobQueue, SchedulingPolicy } from '../../core/types.js';
+import type { JobListQuery, JobPage, ResourceSnapshot, Store, UsageRow } from '../../core/ports.js';
+import type {
+  ComputeEnvironment,
+  Job,
+  JobDefinition,
+  JobQueue,
+  JobStatus,
+  SchedulingPolicy,
+} from '../../core/types.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
 
 /** The highest code point, appended to a prefix to make an index range scan. */
@@ -175,6 +182,9 @@ export class SqliteStore implements Store {
     if (q.arrayJobId !== undefined) {
       where.push('array_parent = ?');
       args.push(q.arrayJobId);
+    } else if (!q.includeChildren) {
+      // As AWS: a queue's listing shows array parents; their children are listed by arrayJobId.
+      where.push('array_parent IS NULL');
     }
     if (q.statuses) {
       where.push(`status IN (${q.statuses.map(() => '?').join(',')})`);
@@ -223,11 +233,21 @@ export class SqliteStore implements Store {
       where.push('pi = ?');
       args.push(q.pi);
     }
+    if (q.user !== undefined) {
+      where.push("json_extract(doc, '$.owner.user') = ?");
+      args.push(q.user);
+    }
     if (q.after) {
       where.push('(created_at < ? OR (created_at = ? AND id < ?))');
       args.push(q.after.createdAt, q.after.createdAt, q.after.jobId);
     }
-    const sql = `SELECT doc FROM jobs ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY created_at DESC, id DESC LIMIT ?`;
+    const byIndex = q.arrayJobId !== undefined;
+    if (byIndex && q.afterIndex !== undefined) {
+      where.push('array_index > ?');
+      args.push(q.afterIndex);
+    }
+    const order = byIndex ? 'array_index ASC' : 'created_at DESC, id DESC';
+    const sql = `SELECT doc FROM jobs ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY ${order} LIMIT ?`;
     const rows = this.db.prepare(sql).all(...args, q.limit + 1) as { doc: string }[];
     const jobs = rows.slice(0, q.limit).map((r) => JSON.parse(r.doc) as Job);
     const lastJob = jobs[jobs.length - 1];
@@ -250,5 +270,39 @@ export class SqliteStore implements Store {
       id: string;
     }[];
     return rows.map((r) => r.id);
+  }
+
+  async countJobsByQueueAndStatus(pi?: string): Promise<{ jobQueueArn: string; status: JobStatus; count: number }[]> {
+    // The (queue_arn, status, ...) index covers the unfiltered form, so it reads no documents.
+    const rows = (
+      pi === undefined
+        ? this.db.prepare('SELECT queue_arn, status, COUNT(*) AS n FROM jobs GROUP BY queue_arn, status').all()
+        : this.db
+            .prepare('SELECT queue_arn, status, COUNT(*) AS n FROM jobs WHERE pi = ? GROUP BY queue_arn, status')
+            .all(pi)
+    ) as { queue_arn: string; status: JobStatus; n: number }[];
+    return rows.map((r) => ({ jobQueueArn: r.queue_arn, status: r.status, count: r.n }));
+  }
+
+  async usageByOwner(q: { from: number; to: number; pi?: string }): Promise<UsageRow[]> {
+    const rows = this.db
+      .prepare(
+        `SELECT COALESCE(j.pi, '') AS pi, COALESCE(json_extract(j.doc, '$.owner.user'), '') AS user,
+                COUNT(DISTINCT j.id) AS jobs,
+                COALESCE(SUM(CASE WHEN json_extract(a.value, '$.startedAt') IS NOT NULL
+                  THEN json_extract(j.doc, '$.resources.vcpus')
+                       * (json_extract(a.value, '$.stoppedAt') - json_extract(a.value, '$.startedAt'))
+                  ELSE 0 END), 0) / 3600000.0 AS vcpu_hours
+         FROM jobs j LEFT JOIN json_each(j.doc, '$.attempts') a
+         WHERE j.stopped_at >= ? AND j.stopped_at < ? ${q.pi !== undefined ? 'AND j.pi = ?' : ''}
+         GROUP BY 1, 2 ORDER BY vcpu_hours DESC, 1, 2`,
+      )
+      .all(q.from, q.to, ...(q.pi !== undefined ? [q.pi] : [])) as {
+      pi: string;
+      user: string;
+      jobs: number;
+      vcpu_hours: number;
+    }[];
+    return rows.map((r) => ({ pi: r.pi, user: r.user, jobs: r.jobs, vcpuHours: r.vcpu_hours }));
   }
 }

@@ -1,0 +1,280 @@
+/**
+ * The SQLite log store: its own database file (WAL, synchronous=NORMAL: survives a crash of the server, and the OS
+ * flushes within a second), streams in one table, events packed into chunks of up to ~64 KB in another.
+ * better-sqlite3 is synchronous, so every method has finished its work when it returns its promise: callers that
+ * need ordering (a stream closed before its job's final state is committed) get it without awaiting.
+ */
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type {
+  LogAppend,
+  LogEventRead,
+  LogEventRecord,
+  LogStore,
+  LogStreamQuery,
+  LogStreamRecord,
+} from '../../core/ports.js';
+import { indexChunk, packChunk } from './log-chunk.js';
+import { LOG_MIGRATIONS } from './log-migrations.js';
+
+/** Chunk size bounds: big enough for fast ingest, small enough that a page reads few bytes it does not return. */
+const CHUNK_MAX_BYTES = 64 * 1024;
+const CHUNK_MAX_EVENTS = 2000;
+/** Chunks fetched per query while reading (better-sqlite3 allows one open iterator per connection). */
+const CHUNK_BATCH = 8;
+const PREFIX_END = '\u{10FFFF}';
+
+interface StreamRow {
+  id: number;
+  name: string;
+  job_id: string;
+  attempt: number;
+  pi: string | null;
+  created_at: number;
+  first_ts: number | null;
+  last_ts: number | null;
+  last_ingest: number | null;
+  event_count: number;
+  stored_bytes: number;
+  closed_at: number | null;
+}
+interface ChunkRow {
+  first_seq: number;
+  end_seq: number;
+  first_ts: number;
+  ingest: number;
+  data: Buffer;
+}
+
+function toRecord(r: StreamRow): LogStreamRecord {
+  return {
+    name: r.name,
+    jobId: r.job_id,
+    attempt: r.attempt,
+    ...(r.pi !== null ? { pi: r.pi } : {}),
+    createdAt: r.created_at,
+    ...(r.first_ts !== null ? { firstEventAt: r.first_ts } : {}),
+    ...(r.last_ts !== null ? { lastEventAt: r.last_ts } : {}),
+    ...(r.last_ingest !== null ? { lastIngestionAt: r.last_ingest } : {}),
+    eventCount: r.event_count,
+    storedBytes: r.stored_bytes,
+    ...(r.closed_at !== null ? { closedAt: r.closed_at } : {}),
+  };
+}
+
+export class SqliteLogStore implements LogStore {
+  readonly kind = 'sqlite';
+  private readonly db: Database.Database;
+  private readonly stmt: Record<string, Database.Statement>;
+  private readonly appendTx: (batch: readonly LogAppend[], ingest: number) => void;
+
+  constructor(opts: { file: string }) {
+    if (opts.file !== ':memory:') mkdirSync(dirname(opts.file), { recursive: true });
+    this.db = new Database(opts.file);
+    // Chunks are ~64 KB blobs: big pages keep them off long overflow chains (takes effect on a new database only).
+    this.db.pragma('page_size = 65536');
+    this.db.pragma('journal_mode = WAL');
+    // Fewer, larger checkpoints while a job streams tens of MB.
+    this.db.pragma('wal_autocheckpoint = 4096');
+    this.db.pragma('synchronous = NORMAL');
+    this.db.pragma('busy_timeout = 5000');
+    this.migrate();
+    const p = (sql: string) => this.db.prepare(sql);
+    this.stmt = {
+      insertStream: p(`INSERT INTO log_streams (name, job_id, attempt, pi, created_at) VALUES (?, ?, ?, ?, ?)
+                       ON CONFLICT (name) DO NOTHING`),
+      streamByName: p('SELECT * FROM log_streams WHERE name = ?'),
+      insertChunk: p(
+        'INSERT INTO log_chunks (stream_id, first_seq, end_seq, first_ts, last_ts, ingest, data) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      ),
+      updateStream: p(`UPDATE log_streams SET event_count = ?, stored_bytes = stored_bytes + ?,
+                       first_ts = COALESCE(first_ts, ?), last_ts = ?, last_ingest = ? WHERE id = ?`),
+      closeStream: p('UPDATE log_streams SET closed_at = ? WHERE name = ? AND closed_at IS NULL'),
+      chunksForward: p(`SELECT first_seq, end_seq, first_ts, ingest, data FROM log_chunks
+                        WHERE stream_id = ? AND end_seq > ? ORDER BY end_seq LIMIT ${CHUNK_BATCH}`),
+      chunksBackward: p(`SELECT first_seq, end_seq, first_ts, ingest, data FROM log_chunks
+                         WHERE stream_id = ? AND first_seq < ? ORDER BY first_seq DESC LIMIT ${CHUNK_BATCH}`),
+      chunkAtTime: p(`SELECT first_seq, end_seq, first_ts, ingest, data FROM log_chunks
+                      WHERE stream_id = ? AND last_ts >= ? ORDER BY last_ts, first_seq LIMIT 1`),
+      purgeChunks: p(`DELETE FROM log_chunks WHERE stream_id IN
+                      (SELECT id FROM log_streams WHERE closed_at IS NOT NULL AND closed_at < ?)`),
+      purgeStreams: p('DELETE FROM log_streams WHERE closed_at IS NOT NULL AND closed_at < ?'),
+    };
+    this.appendTx = this.db.transaction((batch: readonly LogAppend[], ingest: number) => {
+      for (const a of batch) this.appendStream(a, ingest);
+    });
+  }
+
+  private migrate(): void {
+    this.db.exec(
+      'CREATE TABLE IF NOT EXISTS schema_migrations (id INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)',
+    );
+    const done = new Set(
+      (this.db.prepare('SELECT id FROM schema_migrations').all() as { id: number }[]).map((r) => r.id),
+    );
+    for (const m of LOG_MIGRATIONS) {
+      if (done.has(m.id)) continue;
+      this.db.transaction(() => {
+        this.db.exec(m.sql);
+        this.db.prepare('INSERT INTO schema_migrations VALUES (?, ?, ?)').run(m.id, m.name, Date.now());
+      })();
+    }
+  }
+
+  private appendStream(a: LogAppend, ingest: number): void {
+    if (a.events.length === 0) return;
+    const s = this.stmt.streamByName!.get(a.stream) as StreamRow | undefined;
+    if (!s) return; // purged or never opened: nothing to attach the events to
+    let seq = s.event_count;
+    let bytes = 0;
+    let start = 0;
+    let lastTs = s.last_ts ?? 0;
+    while (start < a.events.length) {
+      let end = start;
+      let size = 0;
+      while (end < a.events.length && end - start < CHUNK_MAX_EVENTS && (size < CHUNK_MAX_BYTES || end === start)) {
+        size += a.events[end]!.message.length;
+        end++;
+      }
+      // Timestamps never go backwards within a stream (a clock step back must not reorder reads).
+      const events = a.events.slice(start, end).map((e) => {
+        lastTs = Math.max(lastTs, e.timestamp);
+        return e.timestamp === lastTs ? e : { timestamp: lastTs, message: e.message };
+      });
+      const c = packChunk(events);
+      this.stmt.insertChunk!.run(s.id, seq, seq + c.count, c.firstTs, c.lastTs, ingest, c.data);
+      seq += c.count;
+      bytes += c.bytes;
+      start = end;
+    }
+    this.stmt.updateStream!.run(seq, bytes, a.events[0]!.timestamp, lastTs, ingest, s.id);
+  }
+
+  async createStream(s: { name: string; jobId: string; attempt: number; pi?: string; createdAt: number }) {
+    this.stmt.insertStream!.run(s.name, s.jobId, s.attempt, s.pi ?? null, s.createdAt);
+  }
+
+  async append(batch: readonly LogAppend[], ingestionTime: number): Promise<void> {
+    this.appendTx(batch, ingestionTime);
+  }
+
+  async closeStream(name: string, at: number): Promise<void> {
+    this.stmt.closeStream!.run(at, name);
+  }
+
+  async getStream(name: string): Promise<LogStreamRecord | undefined> {
+    const r = this.stmt.streamByName!.get(name) as StreamRow | undefined;
+    return r ? toRecord(r) : undefined;
+  }
+
+  async listStreams(q: LogStreamQuery): Promise<LogStreamRecord[]> {
+    const where: string[] = [];
+    const args: unknown[] = [];
+    if (q.prefix) {
+      where.push('name >= ? AND name < ?');
+      args.push(q.prefix, q.prefix + PREFIX_END);
+    }
+    if (q.names) {
+      where.push(`name IN (${q.names.map(() => '?').join(',')})`);
+      args.push(...q.names);
+    }
+    if (q.pi !== undefined) {
+      where.push('pi = ?');
+      args.push(q.pi);
+    }
+    if (q.startTime !== undefined) {
+      where.push('last_ts >= ?');
+      args.push(q.startTime);
+    }
+    if (q.endTime !== undefined) {
+      where.push('first_ts < ?');
+      args.push(q.endTime);
+    }
+    const key = q.orderBy === 'LogStreamName' ? 'name' : 'COALESCE(last_ts, 0)';
+    const cmp = q.descending ? '<' : '>';
+    if (q.after) {
+      where.push(`(${key} ${cmp} ? OR (${key} = ? AND name ${cmp} ?))`);
+      args.push(q.after.key, q.after.key, q.after.name);
+    }
+    const dir = q.descending ? 'DESC' : 'ASC';
+    const order = q.orderBy === 'LogStreamName' ? `name ${dir}` : `${key} ${dir}, name ${dir}`;
+    const sql = `SELECT * FROM log_streams ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY ${order} LIMIT ?`;
+    return (this.db.prepare(sql).all(...args, q.limit) as StreamRow[]).map(toRecord);
+  }
+
+  async seqAtTime(stream: string, time: number): Promise<number> {
+    const s = this.stmt.streamByName!.get(stream) as StreamRow | undefined;
+    if (!s) return 0;
+    const c = this.stmt.chunkAtTime!.get(s.id, time) as ChunkRow | undefined;
+    if (!c) return s.event_count;
+    const { ts } = indexChunk(c.data, c.first_ts);
+    const i = ts.findIndex((t) => t >= time);
+    return i < 0 ? c.end_seq : c.first_seq + i;
+  }
+
+  async readEvents(q: LogEventRead): Promise<LogEventRecord[]> {
+    const s = this.stmt.streamByName!.get(q.stream) as StreamRow | undefined;
+    if (!s) return [];
+    const out: LogEventRecord[] = [];
+    let budget = q.maxBytes;
+    // Returns false when the page is full or the time range is left.
+    const take = (c: ChunkRow, i: number, ts: number, off: number, len: number): boolean => {
+      if (out.length >= q.limit || (out.length > 0 && len + q.perEventOverhead > budget)) return false;
+      budget -= len + q.perEventOverhead;
+      out.push({
+        seq: c.first_seq + i,
+        timestamp: ts,
+        ingestionTime: c.ingest,
+        message: c.data.toString('utf8', off, off + len),
+        bytes: len,
+      });
+      return true;
+    };
+    if (q.direction === 'forward') {
+      let from = q.from;
+      if (q.startTime !== undefined) from = Math.max(from, await this.seqAtTime(q.stream, q.startTime));
+      for (;;) {
+        const rows = this.stmt.chunksForward!.all(s.id, from) as ChunkRow[];
+        if (rows.length === 0) return out;
+        for (const c of rows) {
+          const { offsets, lengths, ts } = indexChunk(c.data, c.first_ts);
+          for (let i = Math.max(0, from - c.first_seq); i < offsets.length; i++) {
+            if (q.endTime !== undefined && ts[i]! >= q.endTime) return out;
+            if (!take(c, i, ts[i]!, offsets[i]!, lengths[i]!)) return out;
+          }
+          from = c.end_seq;
+        }
+      }
+    }
+    let before = q.from;
+    if (q.endTime !== undefined) before = Math.min(before, await this.seqAtTime(q.stream, q.endTime));
+    for (;;) {
+      const rows = this.stmt.chunksBackward!.all(s.id, before) as ChunkRow[];
+      if (rows.length === 0) break;
+      let done = false;
+      for (const c of rows) {
+        const { offsets, lengths, ts } = indexChunk(c.data, c.first_ts);
+        for (let i = Math.min(offsets.length, before - c.first_seq) - 1; i >= 0 && !done; i--) {
+          if (q.startTime !== undefined && ts[i]! < q.startTime) done = true;
+          else if (!take(c, i, ts[i]!, offsets[i]!, lengths[i]!)) done = true;
+        }
+        before = c.first_seq;
+        if (done) break;
+      }
+      if (done) break;
+    }
+    return out.reverse();
+  }
+
+  async purge(before: number): Promise<number> {
+    return this.db.transaction(() => {
+      this.stmt.purgeChunks!.run(before);
+      return this.stmt.purgeStreams!.run(before).changes;
+    })();
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+}
