@@ -6,6 +6,9 @@ import { loadRootCredentials, type RootCredentials } from './api/auth/root-crede
 import type { ServerConfig } from './config.js';
 import { discardLogs, type LogSink, type Runtime, type RuntimeEvents, type Store } from './core/ports.js';
 import { dashboardPlugin, type DashboardLogReader } from './api/web/dashboard.js';
+import { ContainerPolicy } from './runtime/docker/container-policy.js';
+import { DockerRuntime } from './runtime/docker/docker-runtime.js';
+import { findEngine } from './runtime/docker/engine.js';
 import { ProcessRuntime } from './runtime/process/process-runtime.js';
 import { JobService } from './service/job-service.js';
 import { ResourceRegistry } from './service/resources.js';
@@ -38,7 +41,36 @@ export interface ServerParts {
   };
 }
 
-function makeRuntime(cfg: ServerConfig, events: RuntimeEvents): { runtime: Runtime; notes: string[] } {
+async function makeRuntime(cfg: ServerConfig, events: RuntimeEvents): Promise<{ runtime: Runtime; notes: string[] }> {
+  const notes: string[] = [];
+  if (cfg.runtime !== 'process') {
+    const { engine, tried } = await findEngine(cfg.dockerHost);
+    if (engine) {
+      const runtime = new DockerRuntime(
+        {
+          docker: engine.docker,
+          engine: `${engine.version} at ${engine.url}`,
+          server: cfg.dataDir,
+          scratchRoot: cfg.scratchDir,
+          stateDir: join(cfg.dataDir, 'docker-runtime'),
+          stopGraceMs: cfg.stopGraceSeconds * 1000,
+          gpus: cfg.gpus,
+          ...(cfg.registryAuthFile ? { registryAuthFile: cfg.registryAuthFile } : {}),
+        },
+        events,
+      );
+      return { runtime, notes };
+    }
+    if (cfg.runtime === 'docker')
+      throw new Error(
+        `--runtime docker: no Docker-compatible engine answered (tried ${tried.join('; ')}). Start one (dockerd, or \`systemctl --user start podman.socket\`), point --docker-host at it, or use --runtime process`,
+      );
+    notes.push(
+      `WARNING: no Docker-compatible engine answered (tried ${tried.join('; ')}): jobs run as HOST PROCESSES with no isolation and their images are ignored. Start an engine or pass --docker-host, then restart`,
+    );
+    // Loud on purpose: an admin expecting containers must not miss this.
+    console.error(`openbatch: ${notes[0]}`);
+  }
   const runtime = new ProcessRuntime(
     {
       scratchRoot: cfg.scratchDir,
@@ -47,10 +79,6 @@ function makeRuntime(cfg: ServerConfig, events: RuntimeEvents): { runtime: Runti
     },
     events,
   );
-  const notes =
-    cfg.runtime === 'process'
-      ? []
-      : [`--runtime ${cfg.runtime}: no container runtime is built in yet; jobs run as host processes`];
   return { runtime, notes };
 }
 
@@ -68,7 +96,11 @@ export async function startServer(cfg: ServerConfig, parts: ServerParts = {}): P
     host: { vcpus: cfg.vcpus, memoryMiB: cfg.memoryMiB, gpus: cfg.gpus },
     clock,
   });
-  const { runtime, notes } = makeRuntime(cfg, jobs);
+  registry.containerPolicy = new ContainerPolicy({
+    allowPrivileged: cfg.allowPrivileged === true,
+    volumeAllowlist: cfg.volumeAllowlist ?? [],
+  });
+  const { runtime, notes } = await makeRuntime(cfg, jobs);
   jobs.runtime = runtime;
   const logs = parts.logs?.(cfg, store);
   jobs.logs = logs?.sink ?? discardLogs;

@@ -43,6 +43,24 @@ program
   )
   .addOption(new Option('--scratch-dir <dir>', 'parent of per-attempt scratch directories [OPENBATCH_SCRATCH_DIR]'))
   .addOption(new Option('--docker-host <url>', 'Docker engine to use [OPENBATCH_DOCKER_HOST, DOCKER_HOST]'))
+  .addOption(
+    new Option(
+      '--allow-privileged',
+      'let job definitions ask for privileged containers and host devices [OPENBATCH_ALLOW_PRIVILEGED]',
+    ),
+  )
+  .addOption(
+    new Option(
+      '--volume-allowlist <paths>',
+      'host directories (comma-separated) that job volumes may mount [OPENBATCH_VOLUME_ALLOWLIST] (default: none)',
+    ),
+  )
+  .addOption(
+    new Option(
+      '--registry-auth-file <file>',
+      'Docker config.json with registry credentials [OPENBATCH_REGISTRY_AUTH_FILE]',
+    ),
+  )
   .addOption(new Option('--log-level <level>', 'info or quiet [OPENBATCH_LOG_LEVEL]'))
   .addOption(
     new Option(
@@ -50,7 +68,7 @@ program
       'let non-admin users submit jobs on the process runtime, which does not isolate labs [OPENBATCH_ALLOW_PROCESS_RUNTIME_FOR_USERS]',
     ),
   )
-  .action(async (o: Record<string, string | undefined>) => {
+  .action(async (o: Record<string, string | boolean | undefined>) => {
     let cfg;
     try {
       cfg = resolveConfig({
@@ -67,6 +85,9 @@ program
         retentionDays: o.retentionDays,
         scratchDir: o.scratchDir,
         dockerHost: o.dockerHost,
+        allowPrivileged: o.allowPrivileged,
+        volumeAllowlist: o.volumeAllowlist,
+        registryAuthFile: o.registryAuthFile,
         logLevel: o.logLevel,
         allowProcessRuntimeForUsers: o.allowProcessRuntimeForUsers ? 'true' : undefined,
       });

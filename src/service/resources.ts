@@ -88,6 +88,8 @@ export class ResourceRegistry {
   readonly schedulingPolicies = new Map<string, SchedulingPolicy>();
   /** Called when anything the scheduler reads changes. */
   onChange: () => void = () => {};
+  /** The admin's container policy (privileged, host volumes), checked at registration; set by the composition root. */
+  containerPolicy?: { checkContainerProperties(cp: NonNullable<JobDefinition['containerProperties']>): void };
 
   constructor(
     private readonly store: Store,
@@ -380,6 +382,7 @@ export class ResourceRegistry {
         throw new ClientException(`containerProperties.vcpus must be at least 1; got ${cp.vcpus}`);
       if (cp.memory !== undefined && cp.memory < 4)
         throw new ClientException(`containerProperties.memory must be at least 4 (MiB); got ${cp.memory}`);
+      this.containerPolicy?.checkContainerProperties(cp);
     }
     checkRetryStrategy(input.retryStrategy as RetryStrategy | undefined, 'retryStrategy');
     checkTimeout(input.timeout as { attemptDurationSeconds?: number } | undefined, 'timeout');
