@@ -26,7 +26,7 @@ export async function signRequest(
   creds: Creds,
   path: string,
   body: string | Buffer,
-  opts: { method?: string; service?: string; headers?: Record<string, string> } = {},
+  opts: { method?: string; service?: string; headers?: Record<string, string>; signingDate?: Date } = {},
 ): Promise<{ url: string; method: string; headers: Record<string, string>; body: string | Buffer }> {
   const u = new URL(url);
   const signer = new SignatureV4({
@@ -48,7 +48,7 @@ export async function signRequest(
     headers: { host: u.host, 'content-type': 'application/json', ...(opts.headers ?? {}) },
     body,
   });
-  const signed = await signer.sign(req);
+  const signed = await signer.sign(req, opts.signingDate ? { signingDate: opts.signingDate } : {});
   return { url: url + path, method: req.method, headers: signed.headers as Record<string, string>, body };
 }
 
@@ -57,7 +57,7 @@ export async function signedFetch(
   server: { url: string } & Creds,
   path: string,
   body: string | Buffer | object,
-  opts: { method?: string; creds?: Creds; headers?: Record<string, string> } = {},
+  opts: { method?: string; creds?: Creds; headers?: Record<string, string>; signingDate?: Date } = {},
 ): Promise<RawResponse> {
   const raw = typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body);
   const s = await signRequest(server.url, opts.creds ?? server, path, raw, opts);

@@ -583,7 +583,8 @@ void describe('verifySigV4: real clients over HTTP', () => {
   });
 
   void it('aws CLI', async () => {
-    if (!(await hasAwsCli())) throw new Error('the aws CLI is missing: install it (pip install awscli) or run npm test, which installs it');
+    if (!(await hasAwsCli()))
+      throw new Error('the aws CLI is missing: install it (pip install awscli) or run npm test, which installs it');
     const env = {
       ...process.env,
       AWS_ACCESS_KEY_ID: AKID,
