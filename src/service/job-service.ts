@@ -263,8 +263,10 @@ export class JobService implements RuntimeEvents {
       this.active.delete(jobId);
       throw err;
     }
-    if (direct) (this.addRunnable(job), this.kick());
-    else this.admit(job);
+    if (direct) {
+      this.addRunnable(job);
+      this.kick();
+    } else this.admit(job);
     return { jobArn: job.jobArn, jobName, jobId };
   }
 

@@ -49,7 +49,7 @@ export async function signRequest(
     body,
   });
   const signed = await signer.sign(req, opts.signingDate ? { signingDate: opts.signingDate } : {});
-  return { url: url + path, method: req.method, headers: signed.headers as Record<string, string>, body };
+  return { url: url + path, method: req.method, headers: signed.headers, body };
 }
 
 /** Sends a signed request and parses the JSON answer (if any). */

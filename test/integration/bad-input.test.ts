@@ -97,7 +97,7 @@ const CASES: [string, string, unknown, RegExp][] = [
   ['JSON array body', '/v1/submitjob', '[1,2]', /JSON object/],
 ];
 
-describe('bad input', () => {
+void describe('bad input', () => {
   let server: TestServer;
   before(async () => {
     server = await startTestServer({ args: ['--runtime', 'process', '--vcpus', '2'] });
@@ -131,7 +131,7 @@ describe('bad input', () => {
   });
 
   for (const [label, path, body, names] of CASES) {
-    it(`${label}: 400 ClientException naming the field`, async () => {
+    void it(`${label}: 400 ClientException naming the field`, async () => {
       const r = await signedFetch(server, path, body as object);
       assert.equal(r.status, 400, r.text);
       assert.equal(r.headers.get('x-amzn-errortype'), 'ClientException');
@@ -140,7 +140,7 @@ describe('bad input', () => {
     });
   }
 
-  it('a body over the limit is a 4xx, and the server stays up', async () => {
+  void it('a body over the limit is a 4xx, and the server stays up', async () => {
     const r = await signedFetch(
       server,
       '/v1/submitjob',
@@ -151,7 +151,7 @@ describe('bad input', () => {
     assert.equal((await fetch(`${server.url}/healthz`)).status, 200);
   });
 
-  it('refused requests left nothing behind: no job, no resource, no revision', async () => {
+  void it('refused requests left nothing behind: no job, no resource, no revision', async () => {
     const jobs = await signedFetch(server, '/v1/listjobs', {
       jobQueue: 'q',
       filters: [{ name: 'AFTER_CREATED_AT', values: ['0'] }],

@@ -12,7 +12,7 @@ import { AWS_V1, aws, python, requireBinary, waitFor } from '../helpers/clients.
 import { sdkClient } from '../helpers/signed.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
-describe('jobs', () => {
+void describe('jobs', () => {
   let server: TestServer;
   let sdk: B.BatchClient;
   let outDir: string;
@@ -93,7 +93,7 @@ describe('jobs', () => {
     rmSync(outDir, { recursive: true, force: true });
   });
 
-  it('SubmitJob: overrides, Ref:: parameters and the AWS_BATCH_* variables reach the process', async () => {
+  void it('SubmitJob: overrides, Ref:: parameters and the AWS_BATCH_* variables reach the process', async () => {
     const { jobId } = await sdk.send(
       new B.SubmitJobCommand({
         jobName: 'env-job',
@@ -138,7 +138,7 @@ describe('jobs', () => {
     ]);
   });
 
-  it('SubmitJob: deprecated vcpus/memory overrides and command override (aws CLI v1)', async () => {
+  void it('SubmitJob: deprecated vcpus/memory overrides and command override (aws CLI v1)', async () => {
     const out = aws(AWS_V1, server.url, server.env, [
       'batch',
       'submit-job',
@@ -162,7 +162,7 @@ describe('jobs', () => {
     assert.equal(d.status, 'RUNNABLE');
   });
 
-  it('the AWS_BATCH_ prefix is reserved', async () => {
+  void it('the AWS_BATCH_ prefix is reserved', async () => {
     const before = (
       await sdk.send(new B.ListJobsCommand({ jobQueue: 'q', filters: [{ name: 'JOB_NAME', values: ['reserved'] }] }))
     ).jobSummaryList!.length;
@@ -183,7 +183,7 @@ describe('jobs', () => {
     assert.equal(after, before);
   });
 
-  it('ListJobs: default status RUNNING, filters, newest first, pagination without repeats', async () => {
+  void it('ListJobs: default status RUNNING, filters, newest first, pagination without repeats', async () => {
     const t0 = Date.now();
     const ids: string[] = [];
     for (let i = 0; i < 7; i++) {
@@ -267,7 +267,7 @@ describe('jobs', () => {
     assert.equal(Number(r.stdout.trim()), seen.length);
   });
 
-  it('DescribeJobs takes up to 100 ids and omits unknown ones', async () => {
+  void it('DescribeJobs takes up to 100 ids and omits unknown ones', async () => {
     const { jobId } = await sdk.send(
       new B.SubmitJobCommand({ jobName: 'd1', jobQueue: 'held', jobDefinition: 'sleeper' }),
     );
@@ -283,7 +283,7 @@ describe('jobs', () => {
     await assert.rejects(sdk.send(new B.DescribeJobsCommand({ jobs: [...ids, 'one-more'] })), /100/);
   });
 
-  it('CancelJob: RUNNABLE -> FAILED with isCancelled; a RUNNING job is left alone', async () => {
+  void it('CancelJob: RUNNABLE -> FAILED with isCancelled; a RUNNING job is left alone', async () => {
     const { jobId: queued } = await sdk.send(
       new B.SubmitJobCommand({ jobName: 'c1', jobQueue: 'held', jobDefinition: 'sleeper' }),
     );
@@ -324,7 +324,7 @@ describe('jobs', () => {
     await assert.rejects(sdk.send(new B.CancelJobCommand({ jobId: 'no-such-job', reason: 'x' })), /does not exist/);
   });
 
-  it('a job whose command exits non-zero FAILS with its exit code', async () => {
+  void it('a job whose command exits non-zero FAILS with its exit code', async () => {
     const { jobId } = await sdk.send(
       new B.SubmitJobCommand({
         jobName: 'fails',

@@ -24,7 +24,7 @@ async function sdkError(fn: () => Promise<unknown>): Promise<{ name: string; mes
   throw new Error('expected an error');
 }
 
-describe('resources and protocol', () => {
+void describe('resources and protocol', () => {
   let server: TestServer;
   let sdk: B.BatchClient;
 
@@ -37,7 +37,7 @@ describe('resources and protocol', () => {
     await server?.stop();
   });
 
-  it('compute environments: create, describe, update, delete only when DISABLED and unused', async () => {
+  void it('compute environments: create, describe, update, delete only when DISABLED and unused', async () => {
     const ce = await sdk.send(
       new B.CreateComputeEnvironmentCommand({
         computeEnvironmentName: 'ce-a',
@@ -104,7 +104,7 @@ describe('resources and protocol', () => {
     assert.deepEqual(names, ['ce-un']);
   });
 
-  it('describe pagination: nextToken walks every item once, never repeating a token', async () => {
+  void it('describe pagination: nextToken walks every item once, never repeating a token', async () => {
     for (let i = 0; i < 5; i++)
       await sdk.send(new B.CreateComputeEnvironmentCommand({ computeEnvironmentName: `pg-${i}`, type: 'UNMANAGED' }));
     const seen: string[] = [];
@@ -125,7 +125,7 @@ describe('resources and protocol', () => {
     for (let i = 0; i < 5; i++) assert.ok(seen.includes(`pg-${i}`));
   });
 
-  it('job definitions: revisions, name / name:rev / ARN, latest ACTIVE, deregister', async () => {
+  void it('job definitions: revisions, name / name:rev / ARN, latest ACTIVE, deregister', async () => {
     const reg = (cmd: string[]) =>
       sdk.send(
         new B.RegisterJobDefinitionCommand({
@@ -199,7 +199,7 @@ describe('resources and protocol', () => {
     assert.match(none.message, /does not name an existing revision/);
   });
 
-  it('scheduling policies: create, describe, list, update, delete (aws CLI v2)', () => {
+  void it('scheduling policies: create, describe, list, update, delete (aws CLI v2)', () => {
     const p = aws(AWS_V2, server.url, server.env, [
       'batch',
       'create-scheduling-policy',
@@ -226,7 +226,7 @@ describe('resources and protocol', () => {
     assert.deepEqual(aws(AWS_V2, server.url, server.env, ['batch', 'list-scheduling-policies']).schedulingPolicies, []);
   });
 
-  it('tags: tag, list, untag on a compute environment and on a job (boto3)', async () => {
+  void it('tags: tag, list, untag on a compute environment and on a job (boto3)', async () => {
     const { computeEnvironmentArn } = await sdk.send(
       new B.CreateComputeEnvironmentCommand({
         computeEnvironmentName: 'tagged',
@@ -264,7 +264,7 @@ print(json.dumps([before, b.list_tags_for_resource(resourceArn=arn)['tags']]))
     assert.equal(bad.name, 'ClientException');
   });
 
-  it('an unknown operation is a 4xx JSON ClientException, not a 404 page', async () => {
+  void it('an unknown operation is a 4xx JSON ClientException, not a 404 page', async () => {
     for (const path of ['/v1/nosuchoperation', '/v1/createserviceenvironment', '/nothing/here']) {
       const r = await signedFetch(server, path, {});
       assert.ok(r.status >= 400 && r.status < 500, `${path}: ${r.status}`);
@@ -274,7 +274,7 @@ print(json.dumps([before, b.list_tags_for_resource(resourceArn=arn)['tags']]))
     }
   });
 
-  it('authentication: unsigned, wrong secret, unknown key, expired signature', async () => {
+  void it('authentication: unsigned, wrong secret, unknown key, expired signature', async () => {
     const unsigned = await fetch(`${server.url}/v1/describecomputeenvironments`, { method: 'POST', body: '{}' });
     assert.equal(unsigned.status, 403);
     assert.match(unsigned.headers.get('x-amzn-errortype')!, /^MissingAuthenticationToken/);

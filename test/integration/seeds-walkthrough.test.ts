@@ -64,7 +64,7 @@ const EDIT_JQ = `
   | {jobName, jobQueue, jobDefinition, containerOverrides: {command: .containerOverrides.command, environment: .containerOverrides.environment}}
 `;
 
-describe('the seeds walkthrough, verbatim', () => {
+void describe('the seeds walkthrough, verbatim', () => {
   let server: TestServer;
   let work: string;
 
@@ -155,7 +155,7 @@ describe('the seeds walkthrough, verbatim', () => {
     ['aws CLI v1', AWS_V1],
     ['aws CLI v2', AWS_V2],
   ] as const) {
-    it(`${label}: skeleton -> edit -> submit-job --cli-input-json file://job.json -> describe-jobs | jq`, async () => {
+    void it(`${label}: skeleton -> edit -> submit-job --cli-input-json file://job.json -> describe-jobs | jq`, async () => {
       const dir = mkdtempSync(join(work, 'cli-'));
       const jobJson = join(dir, 'job.json');
       const r0 = run('sh', ['-c', `cd "$DIR" && "$AWS" batch submit-job --generate-cli-skeleton > job.json`], {
@@ -196,7 +196,7 @@ describe('the seeds walkthrough, verbatim', () => {
     });
   }
 
-  it('boto3: python3 submit_job.py, then describe-jobs | jq', async () => {
+  void it('boto3: python3 submit_job.py, then describe-jobs | jq', async () => {
     const dir = mkdtempSync(join(work, 'py-'));
     writeFileSync(join(dir, 'submit_job.py'), SUBMIT_JOB_PY);
     // boto3 reads the endpoint from AWS_ENDPOINT_URL like the credentials from the environment.
@@ -210,7 +210,7 @@ describe('the seeds walkthrough, verbatim', () => {
     assert.deepEqual(d.container.command, ['echo', 'hello', 'world']);
   });
 
-  it('describe-job-definitions lists every revision of myJobDef, as the page suggests', () => {
+  void it('describe-job-definitions lists every revision of myJobDef, as the page suggests', () => {
     const defs = aws(AWS_V2, server.url, server.env, [
       'batch',
       'describe-job-definitions',

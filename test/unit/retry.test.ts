@@ -4,8 +4,8 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { globMatch, shouldRetry } from '../../src/core/retry.js';
 
-describe('globMatch', () => {
-  it('matches exactly, or by prefix with a trailing *', () => {
+void describe('globMatch', () => {
+  void it('matches exactly, or by prefix with a trailing *', () => {
     assert.ok(globMatch('137', '137'));
     assert.ok(!globMatch('13', '137'));
     assert.ok(globMatch('13*', '137'));
@@ -16,11 +16,11 @@ describe('globMatch', () => {
   });
 });
 
-describe('shouldRetry', () => {
-  it('without a strategy there is one attempt', () => {
+void describe('shouldRetry', () => {
+  void it('without a strategy there is one attempt', () => {
     assert.equal(shouldRetry(undefined, 1, { exitCode: 1 }), false);
   });
-  it('retries any failure until attempts are used up (property)', () => {
+  void it('retries any failure until attempts are used up (property)', () => {
     fc.assert(
       fc.property(
         fc.integer({ min: 1, max: 10 }),
@@ -32,7 +32,7 @@ describe('shouldRetry', () => {
       ),
     );
   });
-  it('the first matching evaluateOnExit entry decides; all its conditions must match', () => {
+  void it('the first matching evaluateOnExit entry decides; all its conditions must match', () => {
     const s = {
       attempts: 5,
       evaluateOnExit: [

@@ -89,8 +89,8 @@ const arbSnapshot = fc
     return snap(h, ces, queues);
   });
 
-describe('schedule() properties', () => {
-  it('never over-commits a compute environment or the host, and places each job once on an allowed CE', () => {
+void describe('schedule() properties', () => {
+  void it('never over-commits a compute environment or the host, and places each job once on an allowed CE', () => {
     fc.assert(
       fc.property(arbSnapshot, (s) => {
         const plan = schedule(s);
@@ -123,7 +123,7 @@ describe('schedule() properties', () => {
     );
   });
 
-  it('is work-conserving (backfill): after the plan, no waiting job would fit any environment of its queue', () => {
+  void it('is work-conserving (backfill): after the plan, no waiting job would fit any environment of its queue', () => {
     fc.assert(
       fc.property(arbSnapshot, (s) => {
         const plan = schedule(s);
@@ -150,7 +150,7 @@ describe('schedule() properties', () => {
     );
   });
 
-  it('serves higher priority first: with one shared CE, no lower-priority job starts while a higher one that fits waits', () => {
+  void it('serves higher priority first: with one shared CE, no lower-priority job starts while a higher one that fits waits', () => {
     fc.assert(
       fc.property(
         fc.integer({ min: 1, max: 8 }),
@@ -198,7 +198,7 @@ describe('schedule() properties', () => {
     );
   });
 
-  it('FIFO within a queue, with backfill of smaller jobs behind a big one', () => {
+  void it('FIFO within a queue, with backfill of smaller jobs behind a big one', () => {
     const c = ce('c', 4);
     const plan = schedule(
       snap(
@@ -221,7 +221,7 @@ describe('schedule() properties', () => {
     );
   });
 
-  it('tries environments in order, skipping DISABLED and UNMANAGED ones', () => {
+  void it('tries environments in order, skipping DISABLED and UNMANAGED ones', () => {
     const off = ce('off', 8, { enabled: false });
     const un = ce('un', 8, { managed: false });
     const first = ce('first', 1);
@@ -247,7 +247,7 @@ describe('schedule() properties', () => {
     );
   });
 
-  it('respects host memory and GPUs', () => {
+  void it('respects host memory and GPUs', () => {
     const c = ce('c', 16);
     const plan = schedule(
       snap(
@@ -271,9 +271,9 @@ describe('schedule() properties', () => {
   });
 });
 
-describe('explain()', () => {
+void describe('explain()', () => {
   const q = { name: 'mixed', computeEnvironments: ['ce/mixed'] };
-  it('JOB_RESOURCE_REQUIREMENT when a job can never fit, naming the largest environment', () => {
+  void it('JOB_RESOURCE_REQUIREMENT when a job can never fit, naming the largest environment', () => {
     const c = ce('mixed', 2);
     const r = neverFits({ vcpus: 64, memoryMiB: 1, gpus: 0 }, host(32), 'mixed', [c]);
     assert.equal(r?.code, WaitCode.JOB_RESOURCE_REQUIREMENT);
@@ -287,15 +287,15 @@ describe('explain()', () => {
     );
     assert.equal(neverFits({ vcpus: 2, memoryMiB: 1, gpus: 0 }, host(4), 'mixed', [c]), undefined);
   });
-  it('COMPUTE_ENVIRONMENT_MAX_RESOURCE when no environment can run anything', () => {
+  void it('COMPUTE_ENVIRONMENT_MAX_RESOURCE when no environment can run anything', () => {
     const r = neverFits({ vcpus: 1, memoryMiB: 1, gpus: 0 }, host(4), 'mixed', [
       ce('mixed', 4, { enabled: false }),
       ce('u', 4, { managed: false }),
     ]);
     assert.equal(r?.code, WaitCode.COMPUTE_ENVIRONMENT_MAX_RESOURCE);
-    assert.match(r!.text, /mixed \(DISABLED\), u \(UNMANAGED\)/);
+    assert.match(r.text, /mixed \(DISABLED\), u \(UNMANAGED\)/);
   });
-  it('CAPACITY with the facts: vCPUs in use, jobs, and how many wait ahead', () => {
+  void it('CAPACITY with the facts: vCPUs in use, jobs, and how many wait ahead', () => {
     const c = ce('mixed', 2, { usedVcpus: 2, runningJobs: 2 });
     const r = explainWait(
       snap({ ...host(32), usedVcpus: 2, runningJobs: 2 }, [c], []),

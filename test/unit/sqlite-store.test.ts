@@ -32,7 +32,7 @@ function job(i: number, over: Partial<Job> = {}): Job {
   };
 }
 
-describe('SqliteStore', () => {
+void describe('SqliteStore', () => {
   let dir: string;
   let store: SqliteStore;
   before(async () => {
@@ -46,7 +46,7 @@ describe('SqliteStore', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('writes and reads whole documents; an upsert replaces the state', async () => {
+  void it('writes and reads whole documents; an upsert replaces the state', async () => {
     const [j] = await store.getJobs([job(3).jobId]);
     assert.deepEqual(j, job(3));
     await store.writeJobs([
@@ -58,7 +58,7 @@ describe('SqliteStore', () => {
     assert.equal((await store.loadActiveJobs()).length, 24);
   });
 
-  it('lists newest first with keyset pages that cover every row once, ties broken by id', async () => {
+  void it('lists newest first with keyset pages that cover every row once, ties broken by id', async () => {
     const seen: string[] = [];
     let after: { createdAt: number; jobId: string } | undefined;
     for (;;) {
@@ -73,7 +73,7 @@ describe('SqliteStore', () => {
     assert.deepEqual(seen, expected);
   });
 
-  it('filters: statuses, name (case-insensitive, prefix), job definition forms, created range, PI', async () => {
+  void it('filters: statuses, name (case-insensitive, prefix), job definition forms, created range, PI', async () => {
     const ids = async (q: Omit<Parameters<SqliteStore['listJobs']>[0], 'limit'>) =>
       (await store.listJobs({ limit: 100, ...q })).jobs.map((j) => Number(j.jobId.slice(-12))).sort((a, b) => a - b);
     assert.deepEqual(await ids({ jobQueueArn: Q, statuses: ['SUCCEEDED'] }), [3]);
@@ -99,7 +99,7 @@ describe('SqliteStore', () => {
     assert.deepEqual(await ids({ jobQueueArn: Q, pi: 'lab-b' }), [0, 4, 8, 12, 16, 20, 24]);
   });
 
-  it('survives a reopen and purges old terminal jobs', async () => {
+  void it('survives a reopen and purges old terminal jobs', async () => {
     await store.close();
     store = new SqliteStore({ file: join(dir, 'db', 'openbatch.db') });
     await store.migrate();
