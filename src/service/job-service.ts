@@ -310,13 +310,19 @@ export class JobService implements RuntimeEvents {
       ...(arraySize !== undefined ? { arrayProperties: { size: arraySize }, arrayMode } : {}),
     };
     this.active.set(jobId, job);
+    // Without dependencies the job is RUNNABLE in its first durable write: one commit per SubmitJob, not two.
+    const direct = dependsOn.length === 0;
+    if (direct) this.makeRunnable(job, false);
     try {
       await this.writer.write(job);
     } catch (err) {
       this.active.delete(jobId);
       throw err;
     }
-    this.admit(job);
+    if (direct) {
+      this.addRunnable(job);
+      this.kick();
+    } else this.admit(job);
     return { jobArn: job.jobArn, jobName, jobId };
   }
 
@@ -401,7 +407,7 @@ export class JobService implements RuntimeEvents {
     );
   }
 
-  private makeRunnable(job: Job): void {
+  private makeRunnable(job: Job, queue = true): void {
     const q = this.registry.queueByNameOrArn(job.jobQueueArn);
     const never = q
       ? neverFits(
@@ -412,6 +418,7 @@ export class JobService implements RuntimeEvents {
         )
       : undefined;
     this.setStatus(job, 'RUNNABLE', never?.text);
+    if (!queue) return;
     this.addRunnable(job);
     this.kick();
   }

@@ -28,21 +28,27 @@ export interface StartOptions {
   dataDir?: string;
   accessKeyId?: string;
   secretAccessKey?: string;
+  /** Extra node flags for the server process (e.g. --cpu-prof for profiling). */
+  nodeArgs?: string[];
 }
 
 export async function startTestServer(opts: StartOptions = {}): Promise<TestServer> {
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'openbatch-test-'));
   const accessKeyId = opts.accessKeyId ?? 'AKIATESTROOT00000001';
   const secretAccessKey = opts.secretAccessKey ?? 'test-root-secret-key-0000000000000000000';
-  const proc = spawn(process.execPath, [BIN, 'server', '--port', '0', '--data', dataDir, ...(opts.args ?? [])], {
-    env: {
-      ...process.env,
-      OPENBATCH_ROOT_ACCESS_KEY_ID: accessKeyId,
-      OPENBATCH_ROOT_SECRET_ACCESS_KEY: secretAccessKey,
-      ...opts.env,
+  const proc = spawn(
+    process.execPath,
+    [...(opts.nodeArgs ?? []), BIN, 'server', '--port', '0', '--data', dataDir, ...(opts.args ?? [])],
+    {
+      env: {
+        ...process.env,
+        OPENBATCH_ROOT_ACCESS_KEY_ID: accessKeyId,
+        OPENBATCH_ROOT_SECRET_ACCESS_KEY: secretAccessKey,
+        ...opts.env,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
     },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  );
   let out = '';
   proc.stdout.on('data', (d: Buffer) => (out += d.toString()));
   proc.stderr.on('data', (d: Buffer) => (out += d.toString()));

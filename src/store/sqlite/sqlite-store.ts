@@ -6,15 +6,11 @@ import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { JobListQuery, JobPage, ResourceSnapshot, Store, UsageRow } from '../../core/ports.js';
-import type {
-  ComputeEnvironment,
-  Job,
-  JobDefinition,
-  JobQueue,
-  JobStatus,
-  SchedulingPolicy,
-} from '../../core/types.js';
+import type { ComputeEnvironment, Job, JobDefinition, JobQueue, JobStatus, SchedulingPolicy } from '../../core/types.js';
+import { Worker } from 'node:worker_threads';
 import { SQLITE_MIGRATIONS } from './migrations.js';
+import { jobRow, UPSERT_JOB_SQL } from './job-rows.js';
+import type { WriterReply, WriterRequest } from './sqlite-writer.js';
 
 /** The highest code point, appended to a prefix to make an index range scan. */
 const PREFIX_END = '\u{10FFFF}';
@@ -24,13 +20,11 @@ export interface SqliteStoreOptions {
   file: string;
   /** fsync every commit (survives power loss) when true; the default. */
   durable?: boolean;
-}
-
-function jobDefName(arn: string): string {
-  const slash = arn.lastIndexOf('/');
-  const tail = slash >= 0 ? arn.slice(slash + 1) : arn;
-  const colon = tail.lastIndexOf(':');
-  return colon >= 0 ? tail.slice(0, colon) : tail;
+  /**
+   * Commit job writes on a worker thread (default for files) so the main thread does not wait for fsync; see
+   * sqlite-writer.ts.
+   */
+  writerThread?: boolean;
 }
 
 export class SqliteStore implements Store {
@@ -39,6 +33,10 @@ export class SqliteStore implements Store {
   private readonly upsertJob: Database.Statement;
   private readonly getJob: Database.Statement;
   private readonly writeJobsTx: (jobs: readonly Job[]) => void;
+  private writer: Worker | undefined;
+  private checkpointer: Worker | undefined;
+  private nextWrite = 0;
+  private readonly writes = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
 
   constructor(opts: SqliteStoreOptions) {
     if (opts.file !== ':memory:') mkdirSync(dirname(opts.file), { recursive: true });
@@ -48,31 +46,34 @@ export class SqliteStore implements Store {
     this.db.pragma('busy_timeout = 5000');
     this.db.pragma('foreign_keys = ON');
     this.migrateSync();
-    this.upsertJob = this.db.prepare(
-      `INSERT INTO jobs (id, name_lc, queue_arn, status, created_at, stopped_at, job_def_arn, job_def_name, array_parent, array_index, pi, doc)
-       VALUES (@id, @name_lc, @queue_arn, @status, @created_at, @stopped_at, @job_def_arn, @job_def_name, @array_parent, @array_index, @pi, @doc)
-       ON CONFLICT (id) DO UPDATE SET status = excluded.status, stopped_at = excluded.stopped_at, doc = excluded.doc`,
-    );
+    this.upsertJob = this.db.prepare(UPSERT_JOB_SQL);
     this.getJob = this.db.prepare('SELECT doc FROM jobs WHERE id = ?');
     this.writeJobsTx = this.db.transaction((jobs: readonly Job[]) => {
-      for (const j of jobs) {
-        const colon = j.jobId.indexOf(':');
-        this.upsertJob.run({
-          id: j.jobId,
-          name_lc: j.jobName.toLowerCase(),
-          queue_arn: j.jobQueueArn,
-          status: j.status,
-          created_at: j.createdAt,
-          stopped_at: j.stoppedAt ?? null,
-          job_def_arn: j.jobDefinitionArn,
-          job_def_name: jobDefName(j.jobDefinitionArn),
-          array_parent: colon > 0 ? j.jobId.slice(0, colon) : null,
-          array_index: colon > 0 ? Number(j.jobId.slice(colon + 1)) : null,
-          pi: j.owner?.pi ?? null,
-          doc: JSON.stringify(j),
-        });
-      }
+      for (const j of jobs) this.upsertJob.run(jobRow(j));
     });
+    if (opts.file !== ':memory:' && opts.writerThread !== false) this.startWriter(opts.file, opts.durable !== false);
+  }
+
+  private startWriter(file: string, durable: boolean): void {
+    const url = new URL('./sqlite-writer.js', import.meta.url);
+    this.db.pragma('wal_autocheckpoint = 0'); // the checkpointer thread does it (see sqlite-writer.ts)
+    this.checkpointer = new Worker(url, { workerData: { file, durable, role: 'checkpointer' } });
+    this.checkpointer.unref();
+    const w = new Worker(url, { workerData: { file, durable, role: 'writer' } });
+    w.on('message', (r: WriterReply) => {
+      const p = this.writes.get(r.id);
+      this.writes.delete(r.id);
+      if (this.writes.size === 0) w.unref();
+      if (r.error === undefined) p?.resolve();
+      else p?.reject(new Error(`SQLite write failed: ${r.error}`));
+    });
+    w.on('error', (err) => {
+      for (const p of this.writes.values()) p.reject(err);
+      this.writes.clear();
+      this.writer = undefined;
+    });
+    w.unref(); // referenced only while a write is pending, so an idle store never keeps the process alive
+    this.writer = w;
   }
 
   private migrateSync(): void {
@@ -98,6 +99,22 @@ export class SqliteStore implements Store {
   }
 
   async close(): Promise<void> {
+    const w = this.writer;
+    if (w) {
+      this.writer = undefined;
+      const exited = new Promise((r) => w.once('exit', r));
+      w.ref();
+      w.postMessage('close');
+      await exited;
+    }
+    const c = this.checkpointer;
+    if (c) {
+      this.checkpointer = undefined;
+      const exited = new Promise((r) => c.once('exit', r));
+      c.ref();
+      c.postMessage('close');
+      await exited;
+    }
     this.db.close();
   }
 
@@ -160,7 +177,14 @@ export class SqliteStore implements Store {
   }
 
   async writeJobs(jobs: readonly Job[]): Promise<void> {
-    if (jobs.length) this.writeJobsTx(jobs);
+    if (!jobs.length) return;
+    const w = this.writer;
+    if (!w) return this.writeJobsTx(jobs);
+    const id = this.nextWrite++;
+    const done = new Promise<void>((resolve, reject) => this.writes.set(id, { resolve, reject }));
+    w.ref();
+    w.postMessage({ id, rows: jobs.map(jobRow) } satisfies WriterRequest);
+    return done;
   }
 
   async getJobs(ids: readonly string[]): Promise<Job[]> {
