@@ -311,7 +311,7 @@ export class JobService implements RuntimeEvents {
     };
     this.active.set(jobId, job);
     // Without dependencies the job is RUNNABLE in its first durable write: one commit per SubmitJob, not two.
-    const direct = dependsOn.length === 0;
+    const direct = dependsOn.length === 0 && arraySize === undefined;
     if (direct) this.makeRunnable(job, false);
     try {
       await this.writer.write(job);
@@ -837,7 +837,7 @@ export class JobService implements RuntimeEvents {
       attempt: alloc.attempt,
       ...(job.owner ? { pi: job.owner.pi } : {}),
     });
-    this.runtime.start({
+    const spec = {
       jobId: job.jobId,
       attempt: alloc.attempt,
       command: job.containerProperties.command ?? [],
@@ -845,7 +845,17 @@ export class JobService implements RuntimeEvents {
       containerProperties: job.containerProperties,
       resources: job.resources,
       logStreamName,
-    });
+    };
+    // Start only once STARTING is durable: after a crash, an attempt that ran is always on record.
+    this.writer.write(job).then(
+      () => {
+        if (job.status === 'STARTING' && this.allocations.get(job.jobId) === alloc) this.runtime.start(spec);
+      },
+      (err: unknown) => {
+        if (this.allocations.get(job.jobId) === alloc)
+          this.finishAttempt(job, { statusReason: `the server could not record the start: ${(err as Error).message}` });
+      },
+    );
   }
 
   private armTimeout(job: Job, alloc: Allocation): void {

@@ -6,7 +6,14 @@ import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { JobListQuery, JobPage, ResourceSnapshot, Store, UsageRow } from '../../core/ports.js';
-import type { ComputeEnvironment, Job, JobDefinition, JobQueue, JobStatus, SchedulingPolicy } from '../../core/types.js';
+import type {
+  ComputeEnvironment,
+  Job,
+  JobDefinition,
+  JobQueue,
+  JobStatus,
+  SchedulingPolicy,
+} from '../../core/types.js';
 import { Worker } from 'node:worker_threads';
 import { SQLITE_MIGRATIONS } from './migrations.js';
 import { jobRow, UPSERT_JOB_SQL } from './job-rows.js';
