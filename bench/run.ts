@@ -11,11 +11,13 @@ import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as core from './core.js';
+import * as features from './features.js';
 import { median, type ScenarioResult, type Scenario } from './harness.js';
 import { REPO } from '../test/helpers/server.js';
 
 const MODULES: Record<string, Record<string, unknown>> = {
   core,
+  features,
 };
 
 const fmt = (v: number): string => (v >= 100 ? Math.round(v).toLocaleString('en') : v.toFixed(v >= 10 ? 1 : 2));
