@@ -3,6 +3,7 @@
  * Secrets arrive here already encrypted (see service/users/secret-box.ts); this file only stores and reads rows.
  */
 import Database from 'better-sqlite3';
+import { applyMigrations } from './migrate.js';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 
@@ -99,21 +100,7 @@ export class SqliteIdentityStore {
   }
 
   private migrate(): void {
-    this.db.exec(
-      'CREATE TABLE IF NOT EXISTS schema_migrations (id INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)',
-    );
-    const done = new Set(
-      (this.db.prepare('SELECT id FROM schema_migrations').all() as { id: number }[]).map((r) => r.id),
-    );
-    for (const m of IDENTITY_MIGRATIONS) {
-      if (done.has(m.id)) continue;
-      this.db.transaction(() => {
-        this.db.exec(m.sql);
-        this.db
-          .prepare('INSERT INTO schema_migrations (id, name, applied_at) VALUES (?, ?, ?)')
-          .run(m.id, m.name, Date.now());
-      })();
-    }
+    applyMigrations(this.db, IDENTITY_MIGRATIONS);
   }
 
   /** Runs `fn` in one transaction (onboarding creates a group, a user and a key together or not at all). */

@@ -17,6 +17,7 @@ import type {
 } from '../../core/ports.js';
 import { indexChunk, packChunk } from './log-chunk.js';
 import { LOG_MIGRATIONS } from './log-migrations.js';
+import { applyMigrations } from './migrate.js';
 
 /** Chunk size bounds: big enough for fast ingest, small enough that a page reads few bytes it does not return. */
 const CHUNK_MAX_BYTES = 64 * 1024;
@@ -107,19 +108,7 @@ export class SqliteLogStore implements LogStore {
   }
 
   private migrate(): void {
-    this.db.exec(
-      'CREATE TABLE IF NOT EXISTS schema_migrations (id INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)',
-    );
-    const done = new Set(
-      (this.db.prepare('SELECT id FROM schema_migrations').all() as { id: number }[]).map((r) => r.id),
-    );
-    for (const m of LOG_MIGRATIONS) {
-      if (done.has(m.id)) continue;
-      this.db.transaction(() => {
-        this.db.exec(m.sql);
-        this.db.prepare('INSERT INTO schema_migrations VALUES (?, ?, ?)').run(m.id, m.name, Date.now());
-      })();
-    }
+    applyMigrations(this.db, LOG_MIGRATIONS);
   }
 
   private appendStream(a: LogAppend, ingest: number): void {

@@ -3,6 +3,7 @@
  * better-sqlite3 is synchronous; the async Store contract is kept so that networked backends fit the same port.
  */
 import Database from 'better-sqlite3';
+import { applyMigrations } from './migrate.js';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { JobListQuery, JobPage, ResourceSnapshot, Store, UsageRow } from '../../core/ports.js';
@@ -84,21 +85,7 @@ export class SqliteStore implements Store {
   }
 
   private migrateSync(): void {
-    this.db.exec(
-      'CREATE TABLE IF NOT EXISTS schema_migrations (id INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)',
-    );
-    const done = new Set(
-      (this.db.prepare('SELECT id FROM schema_migrations').all() as { id: number }[]).map((r) => r.id),
-    );
-    for (const m of SQLITE_MIGRATIONS) {
-      if (done.has(m.id)) continue;
-      this.db.transaction(() => {
-        this.db.exec(m.sql);
-        this.db
-          .prepare('INSERT INTO schema_migrations (id, name, applied_at) VALUES (?, ?, ?)')
-          .run(m.id, m.name, Date.now());
-      })();
-    }
+    applyMigrations(this.db, SQLITE_MIGRATIONS);
   }
 
   async migrate(): Promise<void> {
