@@ -70,7 +70,7 @@ export async function array10k({ rounds }: { rounds: number }): Promise<Scenario
   const rates: number[] = [];
   const rssQueued: number[] = [];
   for (let r = 0; r < rounds; r++) {
-    const server = await startTestServer({ args: ['--runtime', 'process', '--vcpus', '32', '--log-level', 'quiet'] });
+    const server = await startTestServer({ args: ['--runtime', 'process', '--vcpus', '32'] });
     const sdk = sdkClient(server);
     try {
       await sdk.send(

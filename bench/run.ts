@@ -15,6 +15,9 @@ import * as features from './features.js';
 import { median, type ScenarioResult, type Scenario } from './harness.js';
 import { REPO } from '../test/helpers/server.js';
 
+// The AWS SDK's notice that its 2027 releases need Node 22 would interleave with the figures.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
 const MODULES: Record<string, Record<string, unknown>> = {
   core,
   features,

@@ -84,7 +84,7 @@ export function buildHttpServer(opts: HttpOptions): FastifyInstance {
   const app = Fastify({
     logger: opts.logger ? { level: 'warn' } : false,
     bodyLimit: opts.bodyLimit ?? 1024 * 1024,
-    caseSensitive: false,
+    routerOptions: { caseSensitive: false },
     return503OnClosing: true,
   });
   app.removeAllContentTypeParsers();
