@@ -1122,7 +1122,7 @@ export class JobService implements RuntimeEvents {
     if (input.arrayJobId) query.arrayJobId = input.arrayJobId as string;
     if (input.multiNodeJobId) query.arrayJobId = `${input.multiNodeJobId as string}#mnp`;
     if (filters.length === 0) query.statuses = [(input.jobStatus as JobStatus | undefined) ?? 'RUNNING'];
-    else if (input.jobStatus !== undefined) query.statuses = [input.jobStatus as JobStatus];
+    // As AWS documents: with a filter, jobStatus is ignored and jobs of every status are listed.
     for (const f of filters) {
       const v = f.values?.[0];
       if (!f.name || v === undefined || (f.values?.length ?? 0) !== 1)
