@@ -1,13 +1,17 @@
 /**
  * The process runtime: runs an attempt's command directly (argv, no shell) as a host process in its own process
  * group, with only the job's environment (plus PATH and a HOME/TMPDIR pointing at its scratch directory), in a fresh
- * scratch directory that is removed when the attempt ends. The image is recorded but not used.
+ * scratch directory that is removed when the attempt ends. The image is recorded but not used. The processes are
+ * started by a small helper process (spawner.ts), because forking the large server process per attempt is slow.
  *
  * It gives no isolation between jobs: it is for laptops and hosts without a container engine.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, type ChildProcessByStdio } from 'node:child_process';
+import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import type { Readable, Writable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
 import { constants as osConstants } from 'node:os';
 import type { RunSpec, Runtime, RuntimeEvents, RuntimeStatus } from '../../core/ports.js';
 
@@ -21,12 +25,23 @@ export interface ProcessRuntimeOptions {
 }
 
 interface Running {
-  child: ChildProcess;
+  id: number;
+  jobId: string;
+  attempt: number;
+  file: string;
   scratch: string;
-  pidFile: string;
+  /** Known once the spawner reported the spawn. */
+  pid?: number;
   killTimer?: NodeJS.Timeout;
   stopReason?: string;
 }
+
+type SpawnerMessage =
+  | { id: number; ev: 'spawn'; pid: number }
+  | { id: number; ev: 'out'; s: 'stdout' | 'stderr'; d: string }
+  | { id: number; ev: 'close'; code: number | null; signal: NodeJS.Signals | null; error?: string; mkdir?: boolean };
+
+const SPAWNER = fileURLToPath(new URL('./spawner.js', import.meta.url));
 
 const key = (jobId: string, attempt: number): string => `${jobId}#${attempt}`;
 const safeName = (jobId: string, attempt: number): string => `${jobId.replace(/[^A-Za-z0-9-]/g, '_')}-${attempt}`;
@@ -34,6 +49,10 @@ const safeName = (jobId: string, attempt: number): string => `${jobId.replace(/[
 export class ProcessRuntime implements Runtime {
   readonly name = 'process';
   private readonly running = new Map<string, Running>();
+  private readonly byId = new Map<number, Running>();
+  private nextId = 1;
+  private spawner: ChildProcessByStdio<Writable, Readable, null> | undefined;
+  private closing = false;
   private readonly grace: number;
 
   constructor(
@@ -61,61 +80,78 @@ export class ProcessRuntime implements Runtime {
       );
       return;
     }
-    try {
-      mkdirSync(scratch, { recursive: true });
-    } catch (err) {
-      queueMicrotask(() =>
-        this.events.exited(jobId, attempt, {
-          reason: `CannotStartContainerError: cannot create scratch directory ${scratch}: ${(err as Error).message}`,
-        }),
-      );
-      return;
-    }
     const env: Record<string, string> = {
       PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
       HOME: scratch,
       TMPDIR: scratch,
       ...spec.environment,
     };
-    const child = spawn(file, args, { cwd: scratch, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-    const run: Running = { child, scratch, pidFile };
+    const id = this.nextId++;
+    const run: Running = { id, jobId, attempt, file, scratch };
     this.running.set(key(jobId, attempt), run);
-    let spawnError: Error | undefined;
-    child.once('spawn', () => {
-      if (child.pid) writeFileSync(pidFile, String(child.pid));
-      this.events.started(jobId, attempt, { taskArn: `process/${child.pid}` });
-    });
-    child.once('error', (err) => {
-      spawnError = err;
-    });
-    child.stdout?.on('data', (d: Buffer) => this.events.output(jobId, attempt, 'stdout', d));
-    child.stderr?.on('data', (d: Buffer) => this.events.output(jobId, attempt, 'stderr', d));
-    child.once('close', (code, signal) => {
-      this.running.delete(key(jobId, attempt));
-      if (run.killTimer) clearTimeout(run.killTimer);
-      rmSync(scratch, { recursive: true, force: true });
-      rmSync(pidFile, { force: true });
-      if (spawnError && child.pid === undefined) {
-        this.events.exited(jobId, attempt, {
-          reason: `CannotStartContainerError: cannot run ${JSON.stringify(file)}: ${spawnError.message}`,
+    this.byId.set(id, run);
+    this.helper().stdin.write(`${JSON.stringify({ id, file, args, cwd: scratch, env, pidFile })}\n`);
+  }
+
+  /** The spawner helper (spawner.ts), started on first use and again after it died. */
+  private helper(): ChildProcessByStdio<Writable, Readable, null> {
+    if (this.spawner) return this.spawner;
+    const child = spawn(process.execPath, [SPAWNER], { stdio: ['pipe', 'pipe', 'inherit'] });
+    this.spawner = child;
+    createInterface({ input: child.stdout }).on('line', (line) => this.onMessage(JSON.parse(line) as SpawnerMessage));
+    child.stdin.on('error', () => undefined); // reported through 'exit' below
+    child.once('exit', (code, signal) => {
+      if (this.spawner === child) this.spawner = undefined;
+      if (this.closing) return;
+      // Its attempts cannot be followed any more: kill them and report them as ended.
+      for (const run of [...this.byId.values()]) {
+        this.signalGroup(run.pid, 'SIGKILL');
+        this.finish(run, {
+          reason: `CannotStartContainerError: the process runtime's spawner helper exited (${signal ?? code})`,
         });
-        return;
       }
-      const signo = signal ? (osConstants.signals[signal] ?? 0) : 0;
-      const exitCode = code ?? 128 + signo;
-      this.events.exited(jobId, attempt, {
-        exitCode,
-        ...(signal ? { reason: `Process killed by ${signal}` } : {}),
-      });
     });
+    return child;
+  }
+
+  private onMessage(msg: SpawnerMessage): void {
+    const run = this.byId.get(msg.id);
+    if (!run) return;
+    const { jobId, attempt } = run;
+    if (msg.ev === 'spawn') {
+      run.pid = msg.pid;
+      if (run.stopReason !== undefined) this.signalGroup(run.pid, 'SIGTERM');
+      this.events.started(jobId, attempt, { taskArn: `process/${msg.pid}` });
+    } else if (msg.ev === 'out') {
+      this.events.output(jobId, attempt, msg.s, Buffer.from(msg.d, 'base64'));
+    } else if (msg.error !== undefined) {
+      this.finish(run, {
+        reason: msg.mkdir
+          ? `CannotStartContainerError: ${msg.error}`
+          : `CannotStartContainerError: cannot run ${JSON.stringify(run.file)}: ${msg.error}`,
+      });
+    } else {
+      const signo = msg.signal ? (osConstants.signals[msg.signal] ?? 0) : 0;
+      this.finish(run, {
+        exitCode: msg.code ?? 128 + signo,
+        ...(msg.signal ? { reason: `Process killed by ${msg.signal}` } : {}),
+      });
+    }
+  }
+
+  private finish(run: Running, result: { exitCode?: number; reason?: string }): void {
+    this.running.delete(key(run.jobId, run.attempt));
+    this.byId.delete(run.id);
+    if (run.killTimer) clearTimeout(run.killTimer);
+    this.events.exited(run.jobId, run.attempt, result);
   }
 
   async stop(jobId: string, attempt: number, reason: string): Promise<void> {
     const run = this.running.get(key(jobId, attempt));
     if (!run || run.stopReason !== undefined) return;
     run.stopReason = reason;
-    this.signalGroup(run.child.pid, 'SIGTERM');
-    run.killTimer = setTimeout(() => this.signalGroup(run.child.pid, 'SIGKILL'), this.grace);
+    this.signalGroup(run.pid, 'SIGTERM');
+    run.killTimer = setTimeout(() => this.signalGroup(run.pid, 'SIGKILL'), this.grace);
     run.killTimer.unref();
   }
 
@@ -141,6 +177,8 @@ export class ProcessRuntime implements Runtime {
   }
 
   async close(): Promise<void> {
-    for (const run of this.running.values()) this.signalGroup(run.child.pid, 'SIGKILL');
+    this.closing = true;
+    for (const run of this.running.values()) this.signalGroup(run.pid, 'SIGKILL');
+    this.spawner?.stdin.end();
   }
 }
