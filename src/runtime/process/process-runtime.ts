@@ -30,6 +30,8 @@ interface Running {
   attempt: number;
   file: string;
   scratch: string;
+  /** Which spawner helper runs it. */
+  helper?: number;
   /** Known once the spawner reported the spawn. */
   pid?: number;
   killTimer?: NodeJS.Timeout;
@@ -42,6 +44,11 @@ type SpawnerMessage =
   | { id: number; ev: 'close'; code: number | null; signal: NodeJS.Signals | null; error?: string; mkdir?: boolean };
 
 const SPAWNER = fileURLToPath(new URL('./spawner.js', import.meta.url));
+/**
+ * Spawner helpers, used in turn: a spawn blocks its helper until the child has exec'd, which on a busy host takes a
+ * while; two helpers overlap those waits.
+ */
+const SPAWNERS = Number(process.env.OPENBATCH_SPAWNERS ?? 2);
 
 const key = (jobId: string, attempt: number): string => `${jobId}#${attempt}`;
 const safeName = (jobId: string, attempt: number): string => `${jobId.replace(/[^A-Za-z0-9-]/g, '_')}-${attempt}`;
@@ -51,7 +58,7 @@ export class ProcessRuntime implements Runtime {
   private readonly running = new Map<string, Running>();
   private readonly byId = new Map<number, Running>();
   private nextId = 1;
-  private spawner: ChildProcessByStdio<Writable, Readable, null> | undefined;
+  private readonly spawners: (ChildProcessByStdio<Writable, Readable, null> | undefined)[] = [];
   private closing = false;
   private readonly grace: number;
 
@@ -90,21 +97,24 @@ export class ProcessRuntime implements Runtime {
     const run: Running = { id, jobId, attempt, file, scratch };
     this.running.set(key(jobId, attempt), run);
     this.byId.set(id, run);
-    this.helper().stdin.write(`${JSON.stringify({ id, file, args, cwd: scratch, env, pidFile })}\n`);
+    run.helper = id % SPAWNERS;
+    this.helper(run.helper).stdin.write(`${JSON.stringify({ id, file, args, cwd: scratch, env, pidFile })}\n`);
   }
 
-  /** The spawner helper (spawner.ts), started on first use and again after it died. */
-  private helper(): ChildProcessByStdio<Writable, Readable, null> {
-    if (this.spawner) return this.spawner;
+  /** Spawner helper n (spawner.ts), started on first use and again after it died. */
+  private helper(n: number): ChildProcessByStdio<Writable, Readable, null> {
+    const existing = this.spawners[n];
+    if (existing) return existing;
     const child = spawn(process.execPath, [SPAWNER], { stdio: ['pipe', 'pipe', 'inherit'] });
-    this.spawner = child;
+    this.spawners[n] = child;
     createInterface({ input: child.stdout }).on('line', (line) => this.onMessage(JSON.parse(line) as SpawnerMessage));
     child.stdin.on('error', () => undefined); // reported through 'exit' below
     child.once('exit', (code, signal) => {
-      if (this.spawner === child) this.spawner = undefined;
+      if (this.spawners[n] === child) this.spawners[n] = undefined;
       if (this.closing) return;
       // Its attempts cannot be followed any more: kill them and report them as ended.
       for (const run of [...this.byId.values()]) {
+        if (run.helper !== n) continue;
         this.signalGroup(run.pid, 'SIGKILL');
         this.finish(run, {
           reason: `CannotStartContainerError: the process runtime's spawner helper exited (${signal ?? code})`,
@@ -179,6 +189,6 @@ export class ProcessRuntime implements Runtime {
   async close(): Promise<void> {
     this.closing = true;
     for (const run of this.running.values()) this.signalGroup(run.pid, 'SIGKILL');
-    this.spawner?.stdin.end();
+    for (const s of this.spawners) s?.stdin.end();
   }
 }
