@@ -6,7 +6,7 @@
  *
  * It gives no isolation between jobs: it is for laptops and hosts without a container engine.
  */
-import { spawn, type ChildProcessByStdio } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcessByStdio } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -14,6 +14,7 @@ import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { constants as osConstants } from 'node:os';
 import type { RunSpec, Runtime, RuntimeEvents, RuntimeStatus } from '../../core/ports.js';
+import { PERL_SPAWNER } from './spawner-pl.js';
 
 export interface ProcessRuntimeOptions {
   /** Parent of the per-attempt scratch directories. */
@@ -38,12 +39,20 @@ interface Running {
   stopReason?: string;
 }
 
-type SpawnerMessage =
-  | { id: number; ev: 'spawn'; pid: number }
-  | { id: number; ev: 'out'; s: 'stdout' | 'stderr'; d: string }
-  | { id: number; ev: 'close'; code: number | null; signal: NodeJS.Signals | null; error?: string; mkdir?: boolean };
-
 const SPAWNER = fileURLToPath(new URL('./spawner.js', import.meta.url));
+/**
+ * The Perl spawner when perl runs here (its forks are far cheaper), the Node one otherwise or when
+ * OPENBATCH_PROCESS_SPAWNER=node.
+ */
+const SPAWNER_ARGV: readonly string[] =
+  process.env.OPENBATCH_PROCESS_SPAWNER !== 'node' &&
+  spawnSync('perl', ['-e', 'use POSIX; use IO::Select; use File::Path; use Config; exit 0'], { stdio: 'ignore' })
+    .status === 0
+    ? ['perl', '-e', PERL_SPAWNER]
+    : [process.execPath, SPAWNER];
+const ERRNO_NAMES = new Map(Object.entries(osConstants.errno).map(([k, v]) => [v, k]));
+const unhex = (f: string | undefined): string => Buffer.from(f ?? '', 'hex').toString();
+const hx = (v: string): string => Buffer.from(v).toString('hex');
 /**
  * Spawner helpers, used in turn: a spawn blocks its helper until the child has exec'd, which on a busy host takes a
  * while; two helpers overlap those waits.
@@ -98,16 +107,17 @@ export class ProcessRuntime implements Runtime {
     this.running.set(key(jobId, attempt), run);
     this.byId.set(id, run);
     run.helper = id % SPAWNERS;
-    this.helper(run.helper).stdin.write(`${JSON.stringify({ id, file, args, cwd: scratch, env, pidFile })}\n`);
+    const fields = [String(id), scratch, pidFile, file, String(args.length), ...args, ...Object.entries(env).flat()];
+    this.helper(run.helper).stdin.write(`${fields.map(hx).join(' ')}\n`);
   }
 
   /** Spawner helper n (spawner.ts), started on first use and again after it died. */
   private helper(n: number): ChildProcessByStdio<Writable, Readable, null> {
     const existing = this.spawners[n];
     if (existing) return existing;
-    const child = spawn(process.execPath, [SPAWNER], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const child = spawn(SPAWNER_ARGV[0]!, SPAWNER_ARGV.slice(1), { stdio: ['pipe', 'pipe', 'inherit'] });
     this.spawners[n] = child;
-    createInterface({ input: child.stdout }).on('line', (line) => this.onMessage(JSON.parse(line) as SpawnerMessage));
+    createInterface({ input: child.stdout }).on('line', (line) => this.onMessage(line.split(' ')));
     child.stdin.on('error', () => undefined); // reported through 'exit' below
     child.once('exit', (code, signal) => {
       if (this.spawners[n] === child) this.spawners[n] = undefined;
@@ -124,27 +134,30 @@ export class ProcessRuntime implements Runtime {
     return child;
   }
 
-  private onMessage(msg: SpawnerMessage): void {
-    const run = this.byId.get(msg.id);
+  private onMessage([ev, idHex, a, b]: string[]): void {
+    const run = this.byId.get(Number(unhex(idHex)));
     if (!run) return;
     const { jobId, attempt } = run;
-    if (msg.ev === 'spawn') {
-      run.pid = msg.pid;
+    if (ev === 'S') {
+      run.pid = Number(unhex(a));
       if (run.stopReason !== undefined) this.signalGroup(run.pid, 'SIGTERM');
-      this.events.started(jobId, attempt, { taskArn: `process/${msg.pid}` });
-    } else if (msg.ev === 'out') {
-      this.events.output(jobId, attempt, msg.s, Buffer.from(msg.d, 'base64'));
-    } else if (msg.error !== undefined) {
+      this.events.started(jobId, attempt, { taskArn: `process/${run.pid}` });
+    } else if (ev === 'O') {
+      this.events.output(jobId, attempt, unhex(a) === '2' ? 'stderr' : 'stdout', Buffer.from(b ?? '', 'hex'));
+    } else if (ev === 'E') {
+      const msg = unhex(b);
+      const errno = /^errno:(\d+)$/.exec(msg);
       this.finish(run, {
-        reason: msg.mkdir
-          ? `CannotStartContainerError: ${msg.error}`
-          : `CannotStartContainerError: cannot run ${JSON.stringify(run.file)}: ${msg.error}`,
+        reason: errno
+          ? `CannotStartContainerError: cannot run ${JSON.stringify(run.file)}: spawn ${run.file} ${ERRNO_NAMES.get(Number(errno[1])) ?? `errno ${errno[1]}`}`
+          : `CannotStartContainerError: ${msg}`,
       });
-    } else {
-      const signo = msg.signal ? (osConstants.signals[msg.signal] ?? 0) : 0;
+    } else if (ev === 'C') {
+      const signal = b === '-' ? undefined : unhex(b);
+      const signo = signal ? ((osConstants.signals as Record<string, number>)[signal] ?? 0) : 0;
       this.finish(run, {
-        exitCode: msg.code ?? 128 + signo,
-        ...(msg.signal ? { reason: `Process killed by ${msg.signal}` } : {}),
+        exitCode: a === '-' ? 128 + signo : Number(unhex(a)),
+        ...(signal ? { reason: `Process killed by ${signal}` } : {}),
       });
     }
   }
