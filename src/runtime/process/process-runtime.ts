@@ -21,6 +21,8 @@ export interface ProcessRuntimeOptions {
   scratchRoot: string;
   /** Where pid files of running attempts are kept, to clean up after a crash of the server. */
   stateDir: string;
+  /** Which spawner helper starts the processes (default: perl when installed, else node; env OPENBATCH_PROCESS_SPAWNER). */
+  spawner?: 'perl' | 'node';
   /** Time between SIGTERM and SIGKILL on stop. */
   stopGraceMs?: number;
 }
@@ -40,16 +42,13 @@ interface Running {
 }
 
 const SPAWNER = fileURLToPath(new URL('./spawner.js', import.meta.url));
-/**
- * The Perl spawner when perl runs here (its forks are far cheaper), the Node one otherwise or when
- * OPENBATCH_PROCESS_SPAWNER=node.
- */
-const SPAWNER_ARGV: readonly string[] =
-  process.env.OPENBATCH_PROCESS_SPAWNER !== 'node' &&
-  spawnSync('perl', ['-e', 'use POSIX; use IO::Select; use File::Path; use Config; exit 0'], { stdio: 'ignore' })
-    .status === 0
-    ? ['perl', '-e', PERL_SPAWNER]
-    : [process.execPath, SPAWNER];
+/** Perl when it runs here with the modules the spawner needs (its forks are far cheaper), Node otherwise. */
+let defaultSpawner: 'perl' | 'node' | undefined;
+function pickSpawner(): 'perl' | 'node' {
+  const check = ['-e', 'use POSIX; use IO::Select; use File::Path; use Config; exit 0'];
+  defaultSpawner ??= spawnSync('perl', check, { stdio: 'ignore' }).status === 0 ? 'perl' : 'node';
+  return defaultSpawner;
+}
 const ERRNO_NAMES = new Map(Object.entries(osConstants.errno).map(([k, v]) => [v, k]));
 const unhex = (f: string | undefined): string => Buffer.from(f ?? '', 'hex').toString();
 const hx = (v: string): string => Buffer.from(v).toString('hex');
@@ -69,6 +68,7 @@ export class ProcessRuntime implements Runtime {
   private nextId = 1;
   private readonly spawners: (ChildProcessByStdio<Writable, Readable, null> | undefined)[] = [];
   private closing = false;
+  readonly spawnerKind: 'perl' | 'node';
   private readonly grace: number;
 
   constructor(
@@ -76,6 +76,8 @@ export class ProcessRuntime implements Runtime {
     private readonly events: RuntimeEvents,
   ) {
     this.grace = opts.stopGraceMs ?? 30_000;
+    const env = process.env.OPENBATCH_PROCESS_SPAWNER;
+    this.spawnerKind = opts.spawner ?? (env === 'perl' || env === 'node' ? env : pickSpawner());
     mkdirSync(opts.scratchRoot, { recursive: true });
     mkdirSync(opts.stateDir, { recursive: true });
   }
@@ -115,7 +117,8 @@ export class ProcessRuntime implements Runtime {
   private helper(n: number): ChildProcessByStdio<Writable, Readable, null> {
     const existing = this.spawners[n];
     if (existing) return existing;
-    const child = spawn(SPAWNER_ARGV[0]!, SPAWNER_ARGV.slice(1), { stdio: ['pipe', 'pipe', 'inherit'] });
+    const argv = this.spawnerKind === 'perl' ? ['perl', '-e', PERL_SPAWNER] : [process.execPath, SPAWNER];
+    const child = spawn(argv[0]!, argv.slice(1), { stdio: ['pipe', 'pipe', 'inherit'] });
     this.spawners[n] = child;
     createInterface({ input: child.stdout }).on('line', (line) => this.onMessage(line.split(' ')));
     child.stdin.on('error', () => undefined); // reported through 'exit' below
