@@ -16,7 +16,8 @@ const submitBody = (queue: string, def: string) => (i: number) => ({
 });
 
 async function openbatch(args: string[]): Promise<{ server: TestServer; sdk: B.BatchClient }> {
-  const server = await startTestServer({ args: ['--runtime', 'process', ...args] });
+  const nodeArgs = process.env.OPENBATCH_BENCH_NODE_ARGS?.split(' ').filter(Boolean);
+  const server = await startTestServer({ args: ['--runtime', 'process', ...args], ...(nodeArgs ? { nodeArgs } : {}) });
   return { server, sdk: sdkClient(server) };
 }
 

@@ -1,32 +1,62 @@
 /**
  * The process runtime: runs an attempt's command directly (argv, no shell) as a host process in its own process
  * group, with only the job's environment (plus PATH and a HOME/TMPDIR pointing at its scratch directory), in a fresh
- * scratch directory that is removed when the attempt ends. The image is recorded but not used.
+ * scratch directory that is removed when the attempt ends. The image is recorded but not used. The processes are
+ * started by a small helper process (spawner.ts), because forking the large server process per attempt is slow.
  *
  * It gives no isolation between jobs: it is for laptops and hosts without a container engine.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcessByStdio } from 'node:child_process';
+import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import type { Readable, Writable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
 import { constants as osConstants } from 'node:os';
 import type { RunSpec, Runtime, RuntimeEvents, RuntimeStatus } from '../../core/ports.js';
+import { PERL_SPAWNER } from './spawner-pl.js';
 
 export interface ProcessRuntimeOptions {
   /** Parent of the per-attempt scratch directories. */
   scratchRoot: string;
   /** Where pid files of running attempts are kept, to clean up after a crash of the server. */
   stateDir: string;
+  /** Which spawner helper starts the processes (default: perl when installed, else node; env OPENBATCH_PROCESS_SPAWNER). */
+  spawner?: 'perl' | 'node';
   /** Time between SIGTERM and SIGKILL on stop. */
   stopGraceMs?: number;
 }
 
 interface Running {
-  child: ChildProcess;
+  id: number;
+  jobId: string;
+  attempt: number;
+  file: string;
   scratch: string;
-  pidFile: string;
+  /** Which spawner helper runs it. */
+  helper?: number;
+  /** Known once the spawner reported the spawn. */
+  pid?: number;
   killTimer?: NodeJS.Timeout;
   stopReason?: string;
 }
+
+const SPAWNER = fileURLToPath(new URL('./spawner.js', import.meta.url));
+/** Perl when it runs here with the modules the spawner needs (its forks are far cheaper), Node otherwise. */
+let defaultSpawner: 'perl' | 'node' | undefined;
+function pickSpawner(): 'perl' | 'node' {
+  const check = ['-e', 'use POSIX; use IO::Select; use File::Path; use Config; exit 0'];
+  defaultSpawner ??= spawnSync('perl', check, { stdio: 'ignore' }).status === 0 ? 'perl' : 'node';
+  return defaultSpawner;
+}
+const ERRNO_NAMES = new Map(Object.entries(osConstants.errno).map(([k, v]) => [v, k]));
+const unhex = (f: string | undefined): string => Buffer.from(f ?? '', 'hex').toString();
+const hx = (v: string): string => Buffer.from(v).toString('hex');
+/**
+ * Spawner helpers, used in turn: a spawn blocks its helper until the child has exec'd, which on a busy host takes a
+ * while; two helpers overlap those waits.
+ */
+const SPAWNERS = Number(process.env.OPENBATCH_SPAWNERS ?? 2);
 
 const key = (jobId: string, attempt: number): string => `${jobId}#${attempt}`;
 const safeName = (jobId: string, attempt: number): string => `${jobId.replace(/[^A-Za-z0-9-]/g, '_')}-${attempt}`;
@@ -34,6 +64,11 @@ const safeName = (jobId: string, attempt: number): string => `${jobId.replace(/[
 export class ProcessRuntime implements Runtime {
   readonly name = 'process';
   private readonly running = new Map<string, Running>();
+  private readonly byId = new Map<number, Running>();
+  private nextId = 1;
+  private readonly spawners: (ChildProcessByStdio<Writable, Readable, null> | undefined)[] = [];
+  private closing = false;
+  readonly spawnerKind: 'perl' | 'node';
   private readonly grace: number;
 
   constructor(
@@ -41,6 +76,8 @@ export class ProcessRuntime implements Runtime {
     private readonly events: RuntimeEvents,
   ) {
     this.grace = opts.stopGraceMs ?? 30_000;
+    const env = process.env.OPENBATCH_PROCESS_SPAWNER;
+    this.spawnerKind = opts.spawner ?? (env === 'perl' || env === 'node' ? env : pickSpawner());
     mkdirSync(opts.scratchRoot, { recursive: true });
     mkdirSync(opts.stateDir, { recursive: true });
   }
@@ -61,61 +98,86 @@ export class ProcessRuntime implements Runtime {
       );
       return;
     }
-    try {
-      mkdirSync(scratch, { recursive: true });
-    } catch (err) {
-      queueMicrotask(() =>
-        this.events.exited(jobId, attempt, {
-          reason: `CannotStartContainerError: cannot create scratch directory ${scratch}: ${(err as Error).message}`,
-        }),
-      );
-      return;
-    }
     const env: Record<string, string> = {
       PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
       HOME: scratch,
       TMPDIR: scratch,
       ...spec.environment,
     };
-    const child = spawn(file, args, { cwd: scratch, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-    const run: Running = { child, scratch, pidFile };
+    const id = this.nextId++;
+    const run: Running = { id, jobId, attempt, file, scratch };
     this.running.set(key(jobId, attempt), run);
-    let spawnError: Error | undefined;
-    child.once('spawn', () => {
-      if (child.pid) writeFileSync(pidFile, String(child.pid));
-      this.events.started(jobId, attempt, { taskArn: `process/${child.pid}` });
-    });
-    child.once('error', (err) => {
-      spawnError = err;
-    });
-    child.stdout?.on('data', (d: Buffer) => this.events.output(jobId, attempt, 'stdout', d));
-    child.stderr?.on('data', (d: Buffer) => this.events.output(jobId, attempt, 'stderr', d));
-    child.once('close', (code, signal) => {
-      this.running.delete(key(jobId, attempt));
-      if (run.killTimer) clearTimeout(run.killTimer);
-      rmSync(scratch, { recursive: true, force: true });
-      rmSync(pidFile, { force: true });
-      if (spawnError && child.pid === undefined) {
-        this.events.exited(jobId, attempt, {
-          reason: `CannotStartContainerError: cannot run ${JSON.stringify(file)}: ${spawnError.message}`,
+    this.byId.set(id, run);
+    run.helper = id % SPAWNERS;
+    const fields = [String(id), scratch, pidFile, file, String(args.length), ...args, ...Object.entries(env).flat()];
+    this.helper(run.helper).stdin.write(`${fields.map(hx).join(' ')}\n`);
+  }
+
+  /** Spawner helper n (spawner.ts), started on first use and again after it died. */
+  private helper(n: number): ChildProcessByStdio<Writable, Readable, null> {
+    const existing = this.spawners[n];
+    if (existing) return existing;
+    const argv = this.spawnerKind === 'perl' ? ['perl', '-e', PERL_SPAWNER] : [process.execPath, SPAWNER];
+    const child = spawn(argv[0]!, argv.slice(1), { stdio: ['pipe', 'pipe', 'inherit'] });
+    this.spawners[n] = child;
+    createInterface({ input: child.stdout }).on('line', (line) => this.onMessage(line.split(' ')));
+    child.stdin.on('error', () => undefined); // reported through 'exit' below
+    child.once('exit', (code, signal) => {
+      if (this.spawners[n] === child) this.spawners[n] = undefined;
+      if (this.closing) return;
+      // Its attempts cannot be followed any more: kill them and report them as ended.
+      for (const run of [...this.byId.values()]) {
+        if (run.helper !== n) continue;
+        this.signalGroup(run.pid, 'SIGKILL');
+        this.finish(run, {
+          reason: `CannotStartContainerError: the process runtime's spawner helper exited (${signal ?? code})`,
         });
-        return;
       }
-      const signo = signal ? (osConstants.signals[signal] ?? 0) : 0;
-      const exitCode = code ?? 128 + signo;
-      this.events.exited(jobId, attempt, {
-        exitCode,
+    });
+    return child;
+  }
+
+  private onMessage([ev, idHex, a, b]: string[]): void {
+    const run = this.byId.get(Number(unhex(idHex)));
+    if (!run) return;
+    const { jobId, attempt } = run;
+    if (ev === 'S') {
+      run.pid = Number(unhex(a));
+      if (run.stopReason !== undefined) this.signalGroup(run.pid, 'SIGTERM');
+      this.events.started(jobId, attempt, { taskArn: `process/${run.pid}` });
+    } else if (ev === 'O') {
+      this.events.output(jobId, attempt, unhex(a) === '2' ? 'stderr' : 'stdout', Buffer.from(b ?? '', 'hex'));
+    } else if (ev === 'E') {
+      const msg = unhex(b);
+      const errno = /^errno:(\d+)$/.exec(msg);
+      this.finish(run, {
+        reason: errno
+          ? `CannotStartContainerError: cannot run ${JSON.stringify(run.file)}: spawn ${run.file} ${ERRNO_NAMES.get(Number(errno[1])) ?? `errno ${errno[1]}`}`
+          : `CannotStartContainerError: ${msg}`,
+      });
+    } else if (ev === 'C') {
+      const signal = b === '-' ? undefined : unhex(b);
+      const signo = signal ? ((osConstants.signals as Record<string, number>)[signal] ?? 0) : 0;
+      this.finish(run, {
+        exitCode: a === '-' ? 128 + signo : Number(unhex(a)),
         ...(signal ? { reason: `Process killed by ${signal}` } : {}),
       });
-    });
+    }
+  }
+
+  private finish(run: Running, result: { exitCode?: number; reason?: string }): void {
+    this.running.delete(key(run.jobId, run.attempt));
+    this.byId.delete(run.id);
+    if (run.killTimer) clearTimeout(run.killTimer);
+    this.events.exited(run.jobId, run.attempt, result);
   }
 
   async stop(jobId: string, attempt: number, reason: string): Promise<void> {
     const run = this.running.get(key(jobId, attempt));
     if (!run || run.stopReason !== undefined) return;
     run.stopReason = reason;
-    this.signalGroup(run.child.pid, 'SIGTERM');
-    run.killTimer = setTimeout(() => this.signalGroup(run.child.pid, 'SIGKILL'), this.grace);
+    this.signalGroup(run.pid, 'SIGTERM');
+    run.killTimer = setTimeout(() => this.signalGroup(run.pid, 'SIGKILL'), this.grace);
     run.killTimer.unref();
   }
 
@@ -141,6 +203,8 @@ export class ProcessRuntime implements Runtime {
   }
 
   async close(): Promise<void> {
-    for (const run of this.running.values()) this.signalGroup(run.child.pid, 'SIGKILL');
+    this.closing = true;
+    for (const run of this.running.values()) this.signalGroup(run.pid, 'SIGKILL');
+    for (const s of this.spawners) s?.stdin.end();
   }
 }
