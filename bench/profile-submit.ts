@@ -1,0 +1,61 @@
+/**
+ * Profiles the SubmitJob path: starts one server with `node --cpu-prof` (profile written to --out, default
+ * /tmp/openbatch-prof), runs the submitThroughput load against it once, prints the rate and stops the server.
+ * `node dist/bench/profile-submit.js [--jobs N] [--out DIR] [--no-prof]`
+ */
+import { parseArgs } from 'node:util';
+import * as B from '@aws-sdk/client-batch';
+import { sdkClient } from '../test/helpers/signed.js';
+import { startTestServer } from '../test/helpers/server.js';
+import { blast, presign } from './harness.js';
+
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
+const { values } = parseArgs({
+  options: { jobs: { type: 'string' }, out: { type: 'string' }, 'no-prof': { type: 'boolean' } },
+});
+const jobs = Number(values.jobs ?? 20_000);
+const out = values.out ?? '/tmp/openbatch-prof';
+const server = await startTestServer({
+  args: ['--runtime', 'process'],
+  nodeArgs: values['no-prof'] ? [] : ['--cpu-prof', `--cpu-prof-dir=${out}`],
+});
+try {
+  const sdk = sdkClient(server);
+  await sdk.send(
+    new B.CreateComputeEnvironmentCommand({
+      computeEnvironmentName: 'held',
+      type: 'MANAGED',
+      state: 'DISABLED',
+      computeResources: { type: 'EC2', maxvCpus: 0 },
+    }),
+  );
+  await sdk.send(
+    new B.CreateJobQueueCommand({
+      jobQueueName: 'q',
+      priority: 1,
+      computeEnvironmentOrder: [{ order: 1, computeEnvironment: 'held' }],
+    }),
+  );
+  await sdk.send(
+    new B.RegisterJobDefinitionCommand({
+      jobDefinitionName: 'jd',
+      type: 'container',
+      containerProperties: { image: 'busybox', vcpus: 1, memory: 16, command: ['true'] },
+    }),
+  );
+  const reqs = await presign(
+    server.url,
+    server,
+    '/v1/submitjob',
+    (i) => ({ jobName: `bench-${i}`, jobQueue: 'q', jobDefinition: 'jd' }),
+    jobs,
+  );
+  await blast(server.url, reqs.slice(0, 500), 32);
+  const { ms, errors } = await blast(server.url, reqs, 32);
+  if (errors.length) throw new Error(errors.join('; '));
+  console.log(`${Math.round((jobs / ms) * 1000)} jobs/s`);
+} finally {
+  await server.stop({ keepData: false, signal: 'SIGINT' });
+  process.stdout.write(server.output().slice(-2000));
+}
