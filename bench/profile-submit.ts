@@ -3,6 +3,7 @@
  * /tmp/openbatch-prof), runs the submitThroughput load against it once, prints the rate and stops the server.
  * `node dist/bench/profile-submit.js [--jobs N] [--out DIR] [--no-prof]`
  */
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import * as B from '@aws-sdk/client-batch';
 import { sdkClient } from '../test/helpers/signed.js';
@@ -52,9 +53,21 @@ try {
     jobs,
   );
   await blast(server.url, reqs.slice(0, 500), 32);
+  // CPU time (user + system, all threads) of the server and of this load generator: unlike the rate, not skewed
+  // by whatever else runs on the machine.
+  const serverCpuMs = () => {
+    const f = readFileSync(`/proc/${server.proc.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return ((Number(f[11]) + Number(f[12])) * 1000) / 100; // utime + stime, in clock ticks of 10 ms
+  };
+  const s0 = serverCpuMs();
+  const c0 = process.cpuUsage();
   const { ms, errors } = await blast(server.url, reqs, 32);
+  const c = process.cpuUsage(c0);
+  const s = serverCpuMs() - s0;
   if (errors.length) throw new Error(errors.join('; '));
-  console.log(`${Math.round((jobs / ms) * 1000)} jobs/s`);
+  console.log(
+    `${Math.round((jobs / ms) * 1000)} jobs/s; CPU per request: server ${((s * 1000) / jobs).toFixed(0)} µs, load generator ${((c.user + c.system) / jobs).toFixed(0)} µs`,
+  );
 } finally {
   await server.stop({ keepData: false, signal: 'SIGINT' });
   process.stdout.write(server.output().slice(-2000));

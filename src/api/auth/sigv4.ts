@@ -20,7 +20,7 @@
  * - Payload: `x-amz-content-sha256` when sent (checked against the body unless `UNSIGNED-PAYLOAD`),
  *   otherwise the SHA-256 of the body.
  */
-import { timingSafeEqual } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { Hash } from '@smithy/hash-node';
 import { HttpRequest, type HeaderBag } from '@smithy/protocol-http';
 import {
@@ -29,7 +29,6 @@ import {
   UNSIGNED_PAYLOAD,
   createScope,
   getCanonicalHeaders,
-  getPayloadHash,
 } from '@smithy/signature-v4';
 import { AuthError } from '../../core/errors.js';
 
@@ -109,9 +108,11 @@ class VerifyingSigner extends SignatureV4 {
 const signers = new Map<string, VerifyingSigner>();
 
 function signerFor(accessKeyId: string, secret: string, region: string, service: string): VerifyingSigner {
-  const key = JSON.stringify([accessKeyId, secret, region, service]);
+  // Newlines cannot occur in any of the four (header values and scopes are single-line), so the key is unambiguous.
+  const key = `${accessKeyId}\n${secret}\n${region}\n${service}`;
   let signer = signers.get(key);
   if (signer) {
+    if (signer === lastSigner) return signer; // already the most recently used
     signers.delete(key);
   } else {
     signer = new VerifyingSigner(accessKeyId, secret, region, service);
@@ -122,8 +123,10 @@ function signerFor(accessKeyId: string, secret: string, region: string, service:
     }
   }
   signers.set(key, signer);
+  lastSigner = signer;
   return signer;
 }
+let lastSigner: VerifyingSigner | undefined;
 
 /** What the client claims, from either the Authorization header or the presign query parameters. */
 interface SignatureClaim {
@@ -187,7 +190,8 @@ export async function verifySigV4(
   }
 
   const signingTime = parseRequestTime(claim);
-  const longDate = compactIso(signingTime);
+  // x-amz-date / X-Amz-Date was checked to be exactly compactIso(signingTime); only the Date header needs formatting.
+  const longDate = claim.dateSource === 'date' ? compactIso(signingTime) : claim.dateText;
   if (scopeDate !== longDate.slice(0, 8)) {
     throw new AuthError(
       'InvalidSignatureException',
@@ -347,8 +351,12 @@ function claimFromQuery(query: Record<string, string | string[]>): SignatureClai
 
 const ISO_BASIC_RE = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/;
 
+/** The last x-amz-date parsed and its time: concurrent requests mostly carry the same second. */
+let lastAmzDate = { text: '', ms: 0 };
+
 /** The signing time in epoch ms (whole seconds). */
 function parseRequestTime(claim: SignatureClaim): number {
+  if (claim.dateSource !== 'date' && claim.dateText === lastAmzDate.text) return lastAmzDate.ms;
   if (claim.dateSource === 'date') {
     const ms = Date.parse(claim.dateText);
     if (Number.isNaN(ms)) {
@@ -367,6 +375,7 @@ function parseRequestTime(claim: SignatureClaim): number {
       `Date must be in ISO-8601 'basic format'. Got '${claim.dateText}'. See http://en.wikipedia.org/wiki/ISO_8601`,
     );
   }
+  lastAmzDate = { text: claim.dateText, ms };
   return ms;
 }
 
@@ -409,7 +418,8 @@ async function payloadHashFor(
     const fromQuery = presignQuery['X-Amz-Content-Sha256'];
     if (typeof fromQuery === 'string') sent = fromQuery;
   }
-  const bodyHash = (): Promise<string> => getPayloadHash(new HttpRequest({ body: req.body }), SHA256);
+  // The hex SHA-256 of the body, as smithy's getPayloadHash computes it for a Buffer body, without its wrappers.
+  const bodyHash = (): string => createHash('sha256').update(req.body).digest('hex');
   if (sent === undefined) return bodyHash();
   if (sent === UNSIGNED_PAYLOAD) return sent;
   if (!/^[0-9a-fA-F]{64}$/.test(sent)) {
@@ -418,7 +428,7 @@ async function payloadHashFor(
       `x-amz-content-sha256 must be the hex SHA-256 of the body or '${UNSIGNED_PAYLOAD}', got '${sent}' (chunked/streaming payloads are not supported).`,
     );
   }
-  if (sent.toLowerCase() !== (await bodyHash())) {
+  if (sent.toLowerCase() !== bodyHash()) {
     throw new AuthError(
       'InvalidSignatureException',
       "The provided 'x-amz-content-sha256' header does not match what was computed.",
