@@ -3,7 +3,7 @@
  * /tmp/openbatch-prof), runs the submitThroughput load against it once, prints the rate and stops the server.
  * `node dist/bench/profile-submit.js [--jobs N] [--out DIR] [--no-prof]`
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import * as B from '@aws-sdk/client-batch';
 import { sdkClient } from '../test/helpers/signed.js';
@@ -59,12 +59,30 @@ try {
     const f = readFileSync(`/proc/${server.proc.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
     return ((Number(f[11]) + Number(f[12])) * 1000) / 100; // utime + stime, in clock ticks of 10 ms
   };
+  const threadsCpuMs = () =>
+    readdirSync(`/proc/${server.proc.pid}/task`).map((t) => {
+      const st = readFileSync(`/proc/${server.proc.pid}/task/${t}/stat`, 'utf8');
+      const f = st.split(') ')[1]!.split(' ');
+      return {
+        tid: t,
+        name: st.slice(st.indexOf('(') + 1, st.lastIndexOf(')')),
+        ms: (Number(f[11]) + Number(f[12])) * 10,
+      };
+    });
+  const t0 = threadsCpuMs();
   const s0 = serverCpuMs();
   const c0 = process.cpuUsage();
   const { ms, errors } = await blast(server.url, reqs, 32);
   const c = process.cpuUsage(c0);
   const s = serverCpuMs() - s0;
   if (errors.length) throw new Error(errors.join('; '));
+  const before = new Map(t0.map((t) => [t.tid, t.ms]));
+  const perThread = threadsCpuMs()
+    .map((t) => ({ ...t, ms: t.ms - (before.get(t.tid) ?? 0) }))
+    .filter((t) => t.ms > 0)
+    .sort((a, b) => b.ms - a.ms)
+    .map((t) => `${t.name}#${t.tid} ${((t.ms * 1000) / jobs).toFixed(0)} µs`);
+  console.log(`server threads: ${perThread.join(', ')}`);
   console.log(
     `${Math.round((jobs / ms) * 1000)} jobs/s; CPU per request: server ${((s * 1000) / jobs).toFixed(0)} µs, load generator ${((c.user + c.system) / jobs).toFixed(0)} µs`,
   );

@@ -29,6 +29,7 @@ import {
   UNSIGNED_PAYLOAD,
   createScope,
   getCanonicalHeaders,
+  getSigningKey,
 } from '@smithy/signature-v4';
 import { AuthError } from '../../core/errors.js';
 
@@ -63,6 +64,7 @@ const DEFAULT_MAX_SKEW_MS = 15 * 60 * 1000;
 /** SigV4 presigned URLs live at most 7 days. */
 const MAX_PRESIGN_EXPIRES_S = 7 * 24 * 60 * 60;
 const SIGNER_CACHE_MAX = 1000;
+const SIGNING_KEYS_PER_SIGNER = 8;
 const TERMINATOR = 'aws4_request';
 const CONTENT_SHA256_HEADER = 'x-amz-content-sha256';
 const SIGNATURE_MISMATCH =
@@ -75,7 +77,20 @@ const SHA256 = Hash.bind(null, 'sha256');
  * we assemble from what the client sent. `applyChecksum: false`: it must never add headers.
  */
 class VerifyingSigner extends SignatureV4 {
-  constructor(accessKeyId: string, secretAccessKey: string, region: string, service: string) {
+  /**
+   * Signing keys by scope date, derived by smithy's getSigningKey. smithy's own sign() re-derives a cache key with
+   * an extra HMAC, resolves credential and region providers and formats the date on every call: a third of the
+   * verification's cost. Here the key is looked up by date and the signature is the same HMAC-SHA256 (smithy's Hash)
+   * of the string to sign that sign() computes.
+   */
+  private readonly keys = new Map<string, Promise<Uint8Array>>();
+
+  constructor(
+    private readonly accessKeyId: string,
+    private readonly secretAccessKey: string,
+    private readonly region: string,
+    service: string,
+  ) {
     super({
       service,
       region,
@@ -86,18 +101,36 @@ class VerifyingSigner extends SignatureV4 {
     });
   }
 
-  /** The hex signature of `request` with exactly `canonicalHeaders` and `payloadHash`, at `signingDate`. */
+  /** The hex signature of `request` with exactly `canonicalHeaders` and `payloadHash`, at `longDate`. */
   async signatureFor(
     request: HttpRequest,
     canonicalHeaders: HeaderBag,
     payloadHash: string,
     longDate: string,
     scope: string,
-    signingDate: Date,
   ): Promise<string> {
     const canonicalRequest = this.createCanonicalRequest(request, canonicalHeaders, payloadHash);
     const stringToSign = await this.createStringToSign(longDate, scope, canonicalRequest, ALGORITHM_IDENTIFIER);
-    return this.sign(stringToSign, { signingDate });
+    const hmac = new SHA256(await this.signingKey(longDate.slice(0, 8)));
+    hmac.update(Buffer.from(stringToSign, 'utf8'));
+    return Buffer.from(await hmac.digest()).toString('hex');
+  }
+
+  private signingKey(shortDate: string): Promise<Uint8Array> {
+    let key = this.keys.get(shortDate);
+    if (!key) {
+      // Requests are at most 15 minutes off (presigned ones up to 7 days old): a few dates at a time.
+      if (this.keys.size >= SIGNING_KEYS_PER_SIGNER) this.keys.delete(this.keys.keys().next().value!);
+      key = getSigningKey(
+        SHA256,
+        { accessKeyId: this.accessKeyId, secretAccessKey: this.secretAccessKey },
+        shortDate,
+        this.region,
+        this.service,
+      );
+      this.keys.set(shortDate, key);
+    }
+    return key;
   }
 }
 
@@ -258,7 +291,6 @@ export async function verifySigV4(
     payloadHash,
     longDate,
     createScope(scopeDate, region, service),
-    new Date(signingTime),
   );
 
   const provided = Buffer.from(claim.signature, 'utf8');
