@@ -3,8 +3,7 @@
  * and helpers to start openbatch and moto. A scenario is an exported async function returning a ScenarioResult.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { Agent, request } from 'node:http';
-import { createServer } from 'node:net';
+import { connect as netConnect, createServer, type Socket } from 'node:net';
 import { signRequest, type Creds } from '../test/helpers/signed.js';
 
 export interface Metric {
@@ -72,45 +71,90 @@ export async function presign(
   return out;
 }
 
-/** Sends every prepared request over `concurrency` keep-alive connections; resolves with the elapsed ms. */
+/**
+ * Sends every prepared request over `concurrency` keep-alive connections; resolves with the elapsed ms.
+ * The load generator shares the cores with the server under test, so it is lean: each request's bytes are built once
+ * before timing, and responses are read with a minimal HTTP/1.1 parser (status line, Content-Length or chunked, or
+ * until close) instead of node:http's client. A server that closes the connection gets a new one.
+ */
 export async function blast(
   url: string,
   reqs: readonly Prepared[],
   concurrency: number,
 ): Promise<{ ms: number; errors: string[] }> {
   const u = new URL(url);
-  const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
+  const wire = reqs.map((r) => {
+    let head = `POST ${r.path} HTTP/1.1\r\n`;
+    for (const [k, v] of Object.entries(r.headers)) head += `${k}: ${v}\r\n`;
+    return Buffer.concat([Buffer.from(`${head}\r\n`), Buffer.from(r.body)]);
+  });
   const errors: string[] = [];
+  const fail = (m: string) => {
+    if (errors.length < 5) errors.push(m);
+  };
   let next = 0;
-  const one = (r: Prepared): Promise<void> =>
-    new Promise((res) => {
-      const req = request(
-        { host: u.hostname, port: u.port, method: 'POST', path: r.path, headers: r.headers, agent },
-        (resp) => {
-          const chunks: Buffer[] = [];
-          resp.on('data', (c: Buffer) => chunks.push(c));
-          resp.on('end', () => {
-            if (resp.statusCode !== 200 && errors.length < 5)
-              errors.push(`${resp.statusCode}: ${Buffer.concat(chunks).toString().slice(0, 300)}`);
-            res();
-          });
-        },
-      );
-      req.on('error', (e) => {
-        if (errors.length < 5) errors.push(e.message);
-        res();
-      });
-      req.end(r.body);
+  const worker = (): Promise<void> =>
+    new Promise((done) => {
+      let sock: Socket;
+      let buf: Buffer = Buffer.alloc(0);
+      let inFlight = false;
+      const send = () => {
+        if (next >= wire.length) {
+          sock.end();
+          return done();
+        }
+        inFlight = true;
+        sock.write(wire[next++]!);
+      };
+      /** Returns the bytes the response took, or 0 when it is not complete yet. */
+      const parse = (closed: boolean): number => {
+        const end = buf.indexOf('\r\n\r\n');
+        if (end < 0) return 0;
+        const head = buf.toString('latin1', 0, end);
+        const status = Number(head.slice(9, 12));
+        const len = /\r\ncontent-length:\s*(\d+)/i.exec(head);
+        let bodyEnd: number;
+        if (len) bodyEnd = end + 4 + Number(len[1]);
+        else if (/\r\ntransfer-encoding:\s*chunked/i.test(head)) {
+          const term = buf.indexOf('\r\n0\r\n\r\n', end);
+          if (term < 0) return 0;
+          bodyEnd = term + 7;
+        } else if (closed) bodyEnd = buf.length;
+        else return 0;
+        if (buf.length < bodyEnd) return 0;
+        if (status !== 200) fail(`${status}: ${buf.toString('utf8', end + 4, bodyEnd).slice(0, 300)}`);
+        return bodyEnd;
+      };
+      const connect = () => {
+        buf = Buffer.alloc(0);
+        sock = netConnect({ host: u.hostname, port: Number(u.port), noDelay: true });
+        sock.on('connect', send);
+        sock.on('data', (c: Buffer) => {
+          buf = buf.length ? Buffer.concat([buf, c]) : c;
+          const used = parse(false);
+          if (!used) return;
+          const head = buf.toString('latin1', 0, Math.min(used, buf.indexOf('\r\n\r\n')));
+          buf = buf.subarray(used);
+          inFlight = false;
+          // HTTP/1.0 servers (and `Connection: close`) end the connection after each response.
+          if (!/^HTTP\/1\.0|\r\nconnection:\s*close/i.test(head)) send(); // else 'close' reconnects
+        });
+        sock.on('error', (e) => fail(e.message));
+        sock.on('close', () => {
+          if (inFlight && parse(true)) inFlight = false;
+          else if (inFlight) {
+            fail('connection closed before a response');
+            inFlight = false;
+          }
+          if (next < wire.length) connect();
+          else done();
+        });
+      };
+      connect();
     });
   const t0 = performance.now();
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < reqs.length) await one(reqs[next++]!);
-    }),
-  );
-  const ms = performance.now() - t0;
-  agent.destroy();
-  return { ms, errors };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  return { ms: performance.now() - t0, errors };
 }
 
 /** Starts moto_server on a free port with Docker disabled for Batch; throws saying what to install if absent. */

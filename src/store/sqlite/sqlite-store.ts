@@ -17,7 +17,7 @@ import type {
 } from '../../core/types.js';
 import { Worker } from 'node:worker_threads';
 import { SQLITE_MIGRATIONS } from './migrations.js';
-import { jobRow, UPSERT_JOB_SQL } from './job-rows.js';
+import { jobRows, upsertJobRows, UPSERT_JOB_SQL } from './job-rows.js';
 import type { WriterReply, WriterRequest } from './sqlite-writer.js';
 
 /** The highest code point, appended to a prefix to make an index range scan. */
@@ -56,9 +56,7 @@ export class SqliteStore implements Store {
     this.migrateSync();
     this.upsertJob = this.db.prepare(UPSERT_JOB_SQL);
     this.getJob = this.db.prepare('SELECT doc FROM jobs WHERE id = ?');
-    this.writeJobsTx = this.db.transaction((jobs: readonly Job[]) => {
-      for (const j of jobs) this.upsertJob.run(jobRow(j));
-    });
+    this.writeJobsTx = this.db.transaction((jobs: readonly Job[]) => upsertJobRows(this.upsertJob, jobRows(jobs)));
     if (opts.file !== ':memory:' && opts.writerThread !== false) this.startWriter(opts.file, opts.durable !== false);
   }
 
@@ -177,7 +175,7 @@ export class SqliteStore implements Store {
     const id = this.nextWrite++;
     const done = new Promise<void>((resolve, reject) => this.writes.set(id, { resolve, reject }));
     w.ref();
-    w.postMessage({ id, rows: jobs.map(jobRow) } satisfies WriterRequest);
+    w.postMessage({ id, rows: jobRows(jobs) } satisfies WriterRequest);
     return done;
   }
 

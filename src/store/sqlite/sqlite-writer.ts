@@ -6,11 +6,12 @@
  */
 import Database from 'better-sqlite3';
 import { parentPort, workerData } from 'node:worker_threads';
-import { UPSERT_JOB_SQL, type JobRow } from './job-rows.js';
+import { UPSERT_JOB_SQL, upsertJobRows, type JobRowValues } from './job-rows.js';
 
 export interface WriterRequest {
   id: number;
-  rows: JobRow[];
+  /** jobRows() of the batch: JOB_COLUMNS.length values per job. */
+  rows: JobRowValues;
 }
 /** How often the checkpointer copies the WAL into the database file. */
 const CHECKPOINT_EVERY_MS = 250;
@@ -39,9 +40,7 @@ if (role === 'checkpointer') {
   });
 }
 const upsert = db.prepare(UPSERT_JOB_SQL);
-const writeAll = db.transaction((rows: JobRow[]) => {
-  for (const r of rows) upsert.run(r);
-});
+const writeAll = db.transaction((rows: JobRowValues) => upsertJobRows(upsert, rows));
 
 if (role === 'writer')
   parentPort!.on('message', (msg: WriterRequest | 'close') => {
