@@ -36,9 +36,12 @@ export async function startTestServer(opts: StartOptions = {}): Promise<TestServ
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'openbatch-test-'));
   const accessKeyId = opts.accessKeyId ?? 'AKIATESTROOT00000001';
   const secretAccessKey = opts.secretAccessKey ?? 'test-root-secret-key-0000000000000000000';
+  // Tests choose their runtime; by default host processes, whatever engine happens to run on this machine.
+  const args = opts.args ?? [];
+  const runtime = args.includes('--runtime') ? [] : ['--runtime', 'process'];
   const proc = spawn(
     process.execPath,
-    [...(opts.nodeArgs ?? []), BIN, 'server', '--port', '0', '--data', dataDir, ...(opts.args ?? [])],
+    [...(opts.nodeArgs ?? []), BIN, 'server', '--port', '0', '--data', dataDir, ...runtime, ...args],
     {
       env: {
         ...process.env,
