@@ -51,6 +51,7 @@ export class SpawnerReader {
         continue;
       }
       const size = Number(unhex(fields[3]));
+      if (!Number.isSafeInteger(size) || size < 0) continue; // not from a spawner of this version: nothing to read
       // A payload within this read is handed on at once, as a view.
       if (data.length - pos >= size) {
         this.onOutput(fields, data.subarray(pos, pos + size));
