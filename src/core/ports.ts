@@ -190,10 +190,24 @@ export interface LogEventRecord {
   bytes: number;
 }
 
-/** Events of one stream to append; their timestamps never go backwards within a stream. */
+/**
+ * A run of consecutive events of one stream, packed by the sink so that no object per line is made: per event a
+ * little-endian u32 message length, a u32 millisecond offset from `firstTs`, then the message's UTF-8 bytes.
+ * Timestamps ascend within a chunk; a chunk holds at most ~72 KB and 2000 events (one over-long event: ~256 KB).
+ */
+export interface LogChunk {
+  data: Buffer;
+  count: number;
+  firstTs: number;
+  lastTs: number;
+  /** Message bytes (without the per-event headers). */
+  bytes: number;
+}
+
+/** Chunks of one stream to append, in order; their timestamps never go backwards within a stream. */
 export interface LogAppend {
   stream: string;
-  events: { timestamp: number; message: Buffer }[];
+  chunks: LogChunk[];
 }
 
 export interface LogEventRead {
@@ -234,7 +248,7 @@ export interface LogStreamQuery {
 export interface LogStore {
   readonly kind: string;
   createStream(s: { name: string; jobId: string; attempt: number; pi?: string; createdAt: number }): Promise<void>;
-  /** Appends events of many streams in one transaction. */
+  /** Appends events of many streams in one transaction. The chunks' buffers are reused once it has settled. */
   append(batch: readonly LogAppend[], ingestionTime: number): Promise<void>;
   closeStream(name: string, at: number): Promise<void>;
   getStream(name: string): Promise<LogStreamRecord | undefined>;

@@ -9,12 +9,12 @@
 import { spawn, spawnSync, type ChildProcessByStdio } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { constants as osConstants } from 'node:os';
 import type { RunSpec, Runtime, RuntimeEvents, RuntimeStatus } from '../../core/ports.js';
 import { PERL_SPAWNER } from './spawner-pl.js';
+import { SpawnerReader } from './spawner-reader.js';
 
 export interface ProcessRuntimeOptions {
   /** Parent of the per-attempt scratch directories. */
@@ -120,7 +120,11 @@ export class ProcessRuntime implements Runtime {
     const argv = this.spawnerKind === 'perl' ? ['perl', '-e', PERL_SPAWNER] : [process.execPath, SPAWNER];
     const child = spawn(argv[0]!, argv.slice(1), { stdio: ['pipe', 'pipe', 'inherit'] });
     this.spawners[n] = child;
-    createInterface({ input: child.stdout }).on('line', (line) => this.onMessage(line.split(' ')));
+    const reader = new SpawnerReader(
+      (fields) => this.onMessage(fields),
+      (fields, data) => this.onOutput(fields, data),
+    );
+    child.stdout.on('data', (d: Buffer) => reader.push(d));
     child.stdin.on('error', () => undefined); // reported through 'exit' below
     child.once('exit', (code, signal) => {
       if (this.spawners[n] === child) this.spawners[n] = undefined;
@@ -145,8 +149,6 @@ export class ProcessRuntime implements Runtime {
       run.pid = Number(unhex(a));
       if (run.stopReason !== undefined) this.signalGroup(run.pid, 'SIGTERM');
       this.events.started(jobId, attempt, { taskArn: `process/${run.pid}` });
-    } else if (ev === 'O') {
-      this.events.output(jobId, attempt, unhex(a) === '2' ? 'stderr' : 'stdout', Buffer.from(b ?? '', 'hex'));
     } else if (ev === 'E') {
       const msg = unhex(b);
       const errno = /^errno:(\d+)$/.exec(msg);
@@ -163,6 +165,12 @@ export class ProcessRuntime implements Runtime {
         ...(signal ? { reason: `Process killed by ${signal}` } : {}),
       });
     }
+  }
+
+  /** `O id 1|2 size` and its raw payload. */
+  private onOutput([, idHex, source]: string[], data: Buffer): void {
+    const run = this.byId.get(Number(unhex(idHex)));
+    if (run) this.events.output(run.jobId, run.attempt, unhex(source) === '2' ? 'stderr' : 'stdout', data);
   }
 
   private finish(run: Running, result: { exitCode?: number; reason?: string }): void {

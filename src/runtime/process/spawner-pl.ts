@@ -8,7 +8,8 @@ export const PERL_SPAWNER = String.raw`# The process runtime's spawner helper, P
 #
 # Protocol (same as spawner.ts): each field hex-encoded, fields separated by spaces, one request or event a line.
 # stdin:  id cwd pidFile file nargs arg... key value key value...
-# stdout: S id pid | O id 1|2 data | C id code|- signal|- | E id m|s message   (E: mkdir or spawn failed)
+# stdout: S id pid | O id 1|2 size | C id code|- signal|- | E id m|s message   (E: mkdir or spawn failed)
+# An O line is followed by size raw bytes of output.
 use strict;
 use warnings;
 use POSIX ();
@@ -27,7 +28,8 @@ $SIG{CHLD} = sub { syswrite($wake_w, 'x') };
 $SIG{PIPE} = 'IGNORE';
 
 sub hx { return unpack('H*', $_[0]) }
-sub emit { my $line = join(' ', @_) . "\n"; my $off = 0; while ($off < length $line) { my $n = syswrite(STDOUT, $line, length($line) - $off, $off); die "stdout: $!" unless defined $n; $off += $n } }
+sub out { my $off = 0; while ($off < length $_[0]) { my $n = syswrite(STDOUT, $_[0], length($_[0]) - $off, $off); next if !defined $n && $!{EINTR}; die "stdout: $!" unless defined $n; $off += $n } }
+sub emit { out(join(' ', @_) . "\n") }
 
 sub finish {
   my ($id) = @_;
@@ -118,7 +120,7 @@ for (;;) {
     my $n = sysread($fh, my $buf, 65536);
     next if !defined $n && $!{EINTR};
     my ($id, $s) = @{ $byfh{$fh} };
-    if ($n) { emit('O', hx($id), hx($s), hx($buf)); next }
+    if ($n) { out(join(' ', 'O', hx($id), hx($s), hx($n)) . "\n" . $buf); next }
     $sel->remove($fh);
     delete $byfh{$fh};
     close $fh;

@@ -7,8 +7,9 @@
  *
  * Protocol: each field hex-encoded, fields separated by spaces, one request or event a line.
  * stdin:  id cwd pidFile file nargs arg... key value key value...
- * stdout: S id pid | O id 1|2 data | C id code|- signal|- | E id m|s message  (E: mkdir (m) or spawn (s) failed;
- * a spawn failure's message is `errno:<number>`). The scratch directory (cwd) is created before the spawn and
+ * stdout: S id pid | O id 1|2 size | C id code|- signal|- | E id m|s message  (E: mkdir (m) or spawn (s) failed;
+ * a spawn failure's message is `errno:<number>`). An O line (output of the attempt's stdout or stderr) is followed by
+ * `size` (a decimal number, hex-encoded like every field) raw bytes: hex-encoding megabytes of output was slow. The scratch directory (cwd) is created before the spawn and
  * removed, with the pid file, before C or E is reported. On EOF of stdin it exits; the attempts' processes are
  * detached and outlive it (the runtime's recover() kills them after a server crash).
  */
@@ -50,8 +51,12 @@ function start(fields: string[]): void {
   child.once('error', (err) => {
     spawnError = err;
   });
-  child.stdout.on('data', (d: Buffer) => emit('O', hx(id), hx('1'), hx(d)));
-  child.stderr.on('data', (d: Buffer) => emit('O', hx(id), hx('2'), hx(d)));
+  const output = (source: string, d: Buffer): void => {
+    process.stdout.write(`O ${hx(id)} ${hx(source)} ${hx(d.length)}\n`);
+    process.stdout.write(d);
+  };
+  child.stdout.on('data', (d: Buffer) => output('1', d));
+  child.stderr.on('data', (d: Buffer) => output('2', d));
   child.once('close', (code, signal) => {
     rmSync(pidFile, { force: true });
     const done = (): void => {

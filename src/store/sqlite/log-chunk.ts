@@ -1,34 +1,28 @@
 /**
- * The packed form of a run of consecutive events of one stream, stored as one row: per event a little-endian u32
- * message length, a u32 millisecond offset from the chunk's first timestamp, then the message's UTF-8 bytes.
- * Packing many events per row is what makes ingest fast (one B-tree insert per ~64 KB instead of per line).
+ * The packed form of a run of consecutive events of one stream, stored as one row: the LogChunk format of the port
+ * (core/ports.ts): per event a little-endian u32 message length, a u32 millisecond offset from the chunk's first
+ * timestamp, then the message's UTF-8 bytes. The sink packs events in this form as it splits output, so the store
+ * inserts chunks as they come (one B-tree insert per ~64 KB instead of per line).
  */
+import type { LogChunk } from '../../core/ports.js';
+
 export const CHUNK_EVENT_HEADER = 8;
 
-export interface ChunkBuild {
-  data: Buffer;
-  count: number;
-  firstTs: number;
-  lastTs: number;
-  bytes: number;
-}
-
-/** Packs events (timestamps ascending) into one chunk. */
-export function packChunk(events: readonly { timestamp: number; message: Buffer }[]): ChunkBuild {
-  let size = 0;
-  for (const e of events) size += CHUNK_EVENT_HEADER + e.message.length;
-  const data = Buffer.allocUnsafe(size);
-  const firstTs = events[0]?.timestamp ?? 0;
+/**
+ * The chunk with every timestamp raised to at least `minTs` (a stream re-attached after a restart, or a clock that
+ * stepped back, must not store events older than the ones already stored: reads rely on ascending timestamps).
+ */
+export function clampChunk(c: LogChunk, minTs: number): LogChunk {
+  if (c.firstTs >= minTs) return c;
+  const data = Buffer.from(c.data);
+  const shift = minTs - c.firstTs;
   let off = 0;
-  let bytes = 0;
-  for (const e of events) {
-    data.writeUInt32LE(e.message.length, off);
-    data.writeUInt32LE(e.timestamp - firstTs, off + 4);
-    e.message.copy(data, off + CHUNK_EVENT_HEADER);
-    off += CHUNK_EVENT_HEADER + e.message.length;
-    bytes += e.message.length;
+  while (off + CHUNK_EVENT_HEADER <= data.length) {
+    const len = data.readUInt32LE(off);
+    data.writeUInt32LE(Math.max(0, data.readUInt32LE(off + 4) - shift), off + 4);
+    off += CHUNK_EVENT_HEADER + len;
   }
-  return { data, count: events.length, firstTs, lastTs: events[events.length - 1]?.timestamp ?? 0, bytes };
+  return { ...c, data, firstTs: minTs, lastTs: Math.max(c.lastTs, minTs) };
 }
 
 /** Byte offsets, lengths and timestamps of a chunk's events, without decoding the messages. */
