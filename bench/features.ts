@@ -71,7 +71,10 @@ export async function array10k({ rounds }: { rounds: number }): Promise<Scenario
   const rssQueued: number[] = [];
   for (let r = 0; r < rounds; r++) {
     const nodeArgs = process.env.OPENBATCH_BENCH_NODE_ARGS?.split(' ').filter(Boolean);
-    const server = await startTestServer({ args: ['--runtime', 'process', '--vcpus', '32'], ...(nodeArgs ? { nodeArgs } : {}) });
+    const server = await startTestServer({
+      args: ['--runtime', 'process', '--vcpus', '32'],
+      ...(nodeArgs ? { nodeArgs } : {}),
+    });
     const sdk = sdkClient(server);
     try {
       await sdk.send(
