@@ -112,7 +112,7 @@ print(iam.create_role(RoleName='batch', AssumeRolePolicyDocument='{}')['Role']['
   }
   const ratio = ob.map((v, i) => v / moto[i]!);
   notes.push(
-    `${OB_JOBS.toLocaleString('en')} SubmitJob requests per round to openbatch, ${MOTO_JOBS.toLocaleString('en')} to moto (moto is much slower); ${CONCURRENCY} keep-alive connections (node:http), every request SigV4-signed before timing; openbatch answers only after the job is committed to SQLite (WAL, synchronous=FULL); the queue's CE is DISABLED so jobs only queue. moto_server with use_docker=false, UNMANAGED DISABLED CE.`,
+    `${OB_JOBS.toLocaleString('en')} SubmitJob requests per round to openbatch, ${MOTO_JOBS.toLocaleString('en')} to moto (moto is much slower); ${CONCURRENCY} keep-alive sockets (a minimal HTTP/1.1 client, requests built before timing), every request SigV4-signed before timing; openbatch answers only after the job is committed to SQLite (WAL, synchronous=FULL); the queue's CE is DISABLED so jobs only queue. moto_server with use_docker=false, UNMANAGED DISABLED CE.`,
   );
   return {
     title: 'SubmitJob throughput (32 concurrent signed connections)',
