@@ -22,6 +22,8 @@ import { applyMigrations } from './migrate.js';
 /** Chunks fetched per query while reading (better-sqlite3 allows one open iterator per connection). */
 const CHUNK_BATCH = 8;
 const PREFIX_END = '\u{10FFFF}';
+/** How long stream creations and closings wait to share a transaction. */
+const OPS_FLUSH_MS = 25;
 
 interface StreamRow {
   id: number;
@@ -150,10 +152,13 @@ export class SqliteLogStore implements LogStore {
     this.pendingOps.push(op);
     if (this.opsScheduled) return;
     this.opsScheduled = true;
-    setImmediate(() => {
+    // A short wait, not the next turn of the event loop: at hundreds of jobs a second a turn held ~5 operations, and
+    // each transaction rewrites every 64 KiB page it touches (table and three indexes) into the WAL, ~0.5 ms of the
+    // main thread. Nothing is lost by waiting: every read flushes first, and the database is synchronous=NORMAL anyway.
+    setTimeout(() => {
       this.opsScheduled = false;
       this.flushPendingOps();
-    });
+    }, OPS_FLUSH_MS);
   }
 
   /** Runs queued stream creations/closings in their own transaction (before any read). */
