@@ -1,8 +1,9 @@
 /**
  * The SQLite log store: its own database file (WAL, synchronous=NORMAL: survives a crash of the server, and the OS
  * flushes within a second), streams in one table, events packed (by the sink) into chunks of ~64 KB in another.
- * better-sqlite3 is synchronous, so every method has finished its work when it returns its promise: callers that
- * need ordering (a stream closed before its job's final state is committed) get it without awaiting.
+ * better-sqlite3 is synchronous: appends and reads have finished their work when they return their promise. Stream
+ * creations and closings are queued for up to OPS_FLUSH_MS (see queueOp), and every append and read runs the queue
+ * first, so events always find their stream and readers always see every creation and closing issued before them.
  */
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
@@ -154,7 +155,8 @@ export class SqliteLogStore implements LogStore {
     this.opsScheduled = true;
     // A short wait, not the next turn of the event loop: at hundreds of jobs a second a turn held ~5 operations, and
     // each transaction rewrites every 64 KiB page it touches (table and three indexes) into the WAL, ~0.5 ms of the
-    // main thread. Nothing is lost by waiting: every read flushes first, and the database is synchronous=NORMAL anyway.
+    // main thread. Reads and appends run the queue first, so only a server crash within the wait can lose a queued
+    // row (a stream with no events yet, or a closing); synchronous=NORMAL already accepts such losses on power failure.
     setTimeout(() => {
       this.opsScheduled = false;
       this.flushPendingOps();
