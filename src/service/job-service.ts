@@ -147,6 +147,13 @@ export class JobService implements RuntimeEvents {
           alloc.startedAt = job.startedAt;
           this.armTimeout(job, alloc);
         }
+        // Re-attached: open its log stream again (idempotent), in case the crash came before its row was written.
+        if (job.container.logStreamName)
+          this.logs.open(job.container.logStreamName, {
+            jobId: job.jobId,
+            attempt: r.attempt,
+            ...(job.owner ? { pi: job.owner.pi } : {}),
+          });
       }
     }
     this.kick();
