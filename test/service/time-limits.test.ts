@@ -70,7 +70,11 @@ test('a job that can never fit is cancelled after maxTimeSeconds; a capacity-blo
   const fill1 = await submit('fill-1', 1);
   const fill2 = await submit('fill-2', 1);
   const waiting = await submit('waits-for-capacity', 1);
-  await settle();
+  // Both fillers reach RUNNING (STARTING is committed first, so give a loaded machine time).
+  for (let i = 0; i < 200; i++) {
+    if ((await describe(fill1.jobId)).status === 'RUNNING' && (await describe(fill2.jobId)).status === 'RUNNING') break;
+    await settle();
+  }
   assert.equal((await describe(fill1.jobId)).status, 'RUNNING');
   assert.equal((await describe(fill2.jobId)).status, 'RUNNING');
   const w = await describe(waiting.jobId);
