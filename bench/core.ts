@@ -3,6 +3,7 @@ import { spawnSync } from 'node:child_process';
 import * as B from '@aws-sdk/client-batch';
 import { sdkClient } from '../test/helpers/signed.js';
 import { startTestServer, type TestServer } from '../test/helpers/server.js';
+import { createQueue } from '../test/helpers/setup.js';
 import { blast, percentile, presign, startMoto, type ScenarioResult } from './harness.js';
 
 const CONCURRENCY = 32;
@@ -29,28 +30,13 @@ export async function submitThroughput({ rounds }: { rounds: number }): Promise<
   for (let r = 0; r < rounds; r++) {
     const { server, sdk } = await openbatch([]);
     try {
-      await sdk.send(
-        new B.CreateComputeEnvironmentCommand({
-          computeEnvironmentName: 'held',
-          type: 'MANAGED',
-          state: 'DISABLED',
-          computeResources: { type: 'EC2', maxvCpus: 0 },
-        }),
-      );
-      await sdk.send(
-        new B.CreateJobQueueCommand({
-          jobQueueName: 'q',
-          priority: 1,
-          computeEnvironmentOrder: [{ order: 1, computeEnvironment: 'held' }],
-        }),
-      );
-      await sdk.send(
-        new B.RegisterJobDefinitionCommand({
-          jobDefinitionName: 'jd',
-          type: 'container',
-          containerProperties: { image: 'busybox', vcpus: 1, memory: 16, command: ['true'] },
-        }),
-      );
+      await createQueue(sdk, {
+        queue: 'q',
+        ce: 'held',
+        maxvCpus: 0,
+        ceState: 'DISABLED',
+        definition: { name: 'jd', command: ['true'] },
+      });
       const reqs = await presign(server.url, server, '/v1/submitjob', submitBody('q', 'jd'), OB_JOBS);
       await blast(server.url, reqs.slice(0, 500), CONCURRENCY); // warm-up: JIT and connections
       const { ms, errors } = await blast(server.url, reqs, CONCURRENCY);
@@ -132,27 +118,7 @@ export async function endToEnd({ rounds }: { rounds: number }): Promise<Scenario
   for (let r = 0; r < rounds; r++) {
     const { server, sdk } = await openbatch(['--vcpus', '32']);
     try {
-      await sdk.send(
-        new B.CreateComputeEnvironmentCommand({
-          computeEnvironmentName: 'ce',
-          type: 'MANAGED',
-          computeResources: { type: 'EC2', maxvCpus: 32 },
-        }),
-      );
-      await sdk.send(
-        new B.CreateJobQueueCommand({
-          jobQueueName: 'q',
-          priority: 1,
-          computeEnvironmentOrder: [{ order: 1, computeEnvironment: 'ce' }],
-        }),
-      );
-      await sdk.send(
-        new B.RegisterJobDefinitionCommand({
-          jobDefinitionName: 'jd',
-          type: 'container',
-          containerProperties: { image: 'busybox', vcpus: 1, memory: 16, command: ['true'] },
-        }),
-      );
+      await createQueue(sdk, { queue: 'q', ce: 'ce', maxvCpus: 32, definition: { name: 'jd', command: ['true'] } });
       const reqs = await presign(server.url, server, '/v1/submitjob', submitBody('q', 'jd'), N);
       const t0 = performance.now();
       const { errors } = await blast(server.url, reqs, CONCURRENCY);
@@ -204,27 +170,7 @@ export async function startLatency({ rounds }: { rounds: number }): Promise<Scen
   for (let r = 0; r < rounds; r++) {
     const { server, sdk } = await openbatch(['--vcpus', '4']);
     try {
-      await sdk.send(
-        new B.CreateComputeEnvironmentCommand({
-          computeEnvironmentName: 'ce',
-          type: 'MANAGED',
-          computeResources: { type: 'EC2', maxvCpus: 4 },
-        }),
-      );
-      await sdk.send(
-        new B.CreateJobQueueCommand({
-          jobQueueName: 'q',
-          priority: 1,
-          computeEnvironmentOrder: [{ order: 1, computeEnvironment: 'ce' }],
-        }),
-      );
-      await sdk.send(
-        new B.RegisterJobDefinitionCommand({
-          jobDefinitionName: 'jd',
-          type: 'container',
-          containerProperties: { image: 'busybox', vcpus: 1, memory: 16, command: ['true'] },
-        }),
-      );
+      await createQueue(sdk, { queue: 'q', ce: 'ce', maxvCpus: 4, definition: { name: 'jd', command: ['true'] } });
       const lat: number[] = [];
       for (let i = 0; i < SAMPLES + 5; i++) {
         const { jobId } = await sdk.send(

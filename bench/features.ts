@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import * as B from '@aws-sdk/client-batch';
 import { sdkClient } from '../test/helpers/signed.js';
 import { startTestServer } from '../test/helpers/server.js';
+import { createQueue } from '../test/helpers/setup.js';
 import { benchDocker } from './docker.js';
 import { median, type ScenarioResult } from './harness.js';
 import { benchLogs } from './logs.js';
@@ -77,28 +78,13 @@ export async function array10k({ rounds }: { rounds: number }): Promise<Scenario
     });
     const sdk = sdkClient(server);
     try {
-      await sdk.send(
-        new B.CreateComputeEnvironmentCommand({
-          computeEnvironmentName: 'ce',
-          type: 'MANAGED',
-          state: 'DISABLED',
-          computeResources: { type: 'EC2', maxvCpus: 32 },
-        }),
-      );
-      await sdk.send(
-        new B.CreateJobQueueCommand({
-          jobQueueName: 'q',
-          priority: 1,
-          computeEnvironmentOrder: [{ order: 1, computeEnvironment: 'ce' }],
-        }),
-      );
-      await sdk.send(
-        new B.RegisterJobDefinitionCommand({
-          jobDefinitionName: 'jd',
-          type: 'container',
-          containerProperties: { image: 'busybox', vcpus: 1, memory: 16, command: ['true'] },
-        }),
-      );
+      await createQueue(sdk, {
+        queue: 'q',
+        ce: 'ce',
+        maxvCpus: 32,
+        ceState: 'DISABLED',
+        definition: { name: 'jd', command: ['true'] },
+      });
       const t0 = performance.now();
       const { jobId } = await sdk.send(
         new B.SubmitJobCommand({ jobName: 'a', jobQueue: 'q', jobDefinition: 'jd', arrayProperties: { size: 10_000 } }),

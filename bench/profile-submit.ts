@@ -5,9 +5,9 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import * as B from '@aws-sdk/client-batch';
 import { sdkClient } from '../test/helpers/signed.js';
 import { startTestServer } from '../test/helpers/server.js';
+import { createQueue } from '../test/helpers/setup.js';
 import { blast, presign } from './harness.js';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
@@ -23,28 +23,13 @@ const server = await startTestServer({
 });
 try {
   const sdk = sdkClient(server);
-  await sdk.send(
-    new B.CreateComputeEnvironmentCommand({
-      computeEnvironmentName: 'held',
-      type: 'MANAGED',
-      state: 'DISABLED',
-      computeResources: { type: 'EC2', maxvCpus: 0 },
-    }),
-  );
-  await sdk.send(
-    new B.CreateJobQueueCommand({
-      jobQueueName: 'q',
-      priority: 1,
-      computeEnvironmentOrder: [{ order: 1, computeEnvironment: 'held' }],
-    }),
-  );
-  await sdk.send(
-    new B.RegisterJobDefinitionCommand({
-      jobDefinitionName: 'jd',
-      type: 'container',
-      containerProperties: { image: 'busybox', vcpus: 1, memory: 16, command: ['true'] },
-    }),
-  );
+  await createQueue(sdk, {
+    queue: 'q',
+    ce: 'held',
+    maxvCpus: 0,
+    ceState: 'DISABLED',
+    definition: { name: 'jd', command: ['true'] },
+  });
   const reqs = await presign(
     server.url,
     server,

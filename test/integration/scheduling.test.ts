@@ -12,29 +12,15 @@ import * as B from '@aws-sdk/client-batch';
 import { waitFor } from '../helpers/clients.js';
 import { sdkClient } from '../helpers/signed.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
+import { createQueue } from '../helpers/setup.js';
 
 async function setup(sdk: B.BatchClient, maxvCpus: number): Promise<void> {
-  await sdk.send(
-    new B.CreateComputeEnvironmentCommand({
-      computeEnvironmentName: 'small',
-      type: 'MANAGED',
-      computeResources: { type: 'EC2', maxvCpus },
-    }),
-  );
-  await sdk.send(
-    new B.CreateJobQueueCommand({
-      jobQueueName: 'q',
-      priority: 1,
-      computeEnvironmentOrder: [{ order: 1, computeEnvironment: 'small' }],
-    }),
-  );
-  await sdk.send(
-    new B.RegisterJobDefinitionCommand({
-      jobDefinitionName: 'sleep1',
-      type: 'container',
-      containerProperties: { image: 'busybox', vcpus: 1, memory: 16, command: ['sleep', '1'] },
-    }),
-  );
+  await createQueue(sdk, {
+    queue: 'q',
+    ce: 'small',
+    maxvCpus,
+    definition: { name: 'sleep1', command: ['sleep', '1'] },
+  });
 }
 
 void describe('scheduling on a real server', () => {
