@@ -3,7 +3,7 @@
  * aws CLI finds them (environment, AWS_PROFILE / --profile in ~/.aws/credentials, ...); they must be root's or an
  * admin user's. The database is never opened directly.
  */
-import { fromNodeProviderChain } from '@aws-sdk/credential-providers';
+import { clientConfig } from './client.js';
 import { Hash } from '@smithy/hash-node';
 import { HttpRequest } from '@smithy/protocol-http';
 import { SignatureV4 } from '@smithy/signature-v4';
@@ -17,9 +17,9 @@ interface GlobalOpts {
 
 /** Signs and sends one admin call; throws with the server's message on error. */
 export async function callAdmin(g: GlobalOpts, op: string, input: Record<string, unknown>): Promise<any> {
-  const endpoint = new URL(g.endpointUrl ?? process.env.OPENBATCH_ENDPOINT ?? 'http://127.0.0.1:8000');
-  const region = g.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1';
-  const credentials = fromNodeProviderChain(g.profile ? { profile: g.profile } : {});
+  const config = clientConfig(g);
+  const endpoint = new URL(config.endpoint);
+  const { region, credentials } = config;
   const signer = new SignatureV4({ service: 'batch', region, credentials, sha256: Hash.bind(null, 'sha256') });
   const body = JSON.stringify(input);
   const request = new HttpRequest({

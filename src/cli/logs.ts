@@ -8,8 +8,8 @@
  */
 import { BatchClient, DescribeJobsCommand, type JobDetail } from '@aws-sdk/client-batch';
 import { CloudWatchLogsClient, GetLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
-import { fromNodeProviderChain } from '@aws-sdk/credential-providers';
 import { Option, type Command } from 'commander';
+import { clientConfig, withClientOptions } from './client.js';
 
 const LOG_GROUP = '/aws/batch/job';
 const POLL_MS = 1000;
@@ -74,8 +74,7 @@ function pickStream(job: JobDetail, attempt: number | undefined): string | undef
 }
 
 export function registerLogsCommand(program: Command): void {
-  program
-    .command('logs')
+  withClientOptions(program.command('logs'))
     .description("print a job's output (CloudWatch Logs group /aws/batch/job), all of it, in order")
     .argument('<job-id-or-stream>', 'a job id, or a log stream name like jobdef/default/0123...')
     .addOption(new Option('--attempt <n>', 'which attempt (1-based); default: the latest'))
@@ -87,13 +86,6 @@ export function registerLogsCommand(program: Command): void {
       new Option('--since <time>', 'only output at or after this time: ISO 8601 or a duration ago (10m, 2h, 1d)'),
     )
     .addOption(new Option('--until <time>', 'only output before this time: ISO 8601 or a duration ago'))
-    .addOption(
-      new Option('--endpoint-url <url>', 'openbatch server [OPENBATCH_ENDPOINT] (default http://127.0.0.1:8000)'),
-    )
-    .addOption(
-      new Option('--profile <name>', 'credentials profile in ~/.aws (default: AWS_PROFILE or the environment)'),
-    )
-    .addOption(new Option('--region <region>', 'region (default: AWS_REGION, AWS_DEFAULT_REGION or us-east-1)'))
     .action(async (target: string, o: LogsOptions) => {
       // `openbatch logs ... | head`: the reader went away, which is not an error.
       process.stdout.on('error', (err: NodeJS.ErrnoException) => process.exit(err.code === 'EPIPE' ? 0 : 2));
@@ -113,7 +105,7 @@ export function registerLogsCommand(program: Command): void {
     });
 }
 
-const endpointOf = (o: LogsOptions) => o.endpointUrl ?? process.env.OPENBATCH_ENDPOINT ?? 'http://127.0.0.1:8000';
+const endpointOf = (o: LogsOptions) => clientConfig(o).endpoint;
 
 async function runLogs(target: string, o: LogsOptions): Promise<number> {
   const attempt = o.attempt !== undefined ? Number(o.attempt) : undefined;
@@ -121,13 +113,7 @@ async function runLogs(target: string, o: LogsOptions): Promise<number> {
     throw new UsageError(`--attempt must be a whole number from 1; got ${JSON.stringify(o.attempt)}`);
   const startTime = o.since !== undefined ? parseTime('since', o.since) : undefined;
   const endTime = o.until !== undefined ? parseTime('until', o.until) : undefined;
-  // The SDK warns on stderr that its future versions need Node 22: noise for a CLI user, and it breaks `2>&1` output.
-  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-  const config = {
-    endpoint: endpointOf(o),
-    region: o.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1',
-    credentials: fromNodeProviderChain(o.profile !== undefined ? { profile: o.profile } : {}),
-  };
+  const config = clientConfig(o);
   const batch = new BatchClient(config);
   const logs = new CloudWatchLogsClient(config);
 

@@ -32,3 +32,10 @@ export function nameFromNameOrArn(text: string, type: BatchResourceType): string
   const p = parseBatchArn(text);
   return p && p.type === type ? p.name : undefined;
 }
+
+/** The job definition name in a job definition ARN (`...:job-definition/<name>:<revision>`). */
+export function jobDefinitionNameOfArn(arn: string): string {
+  const tail = arn.slice(arn.lastIndexOf('/') + 1);
+  const colon = tail.lastIndexOf(':');
+  return colon >= 0 ? tail.slice(0, colon) : tail;
+}

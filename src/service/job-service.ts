@@ -15,7 +15,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import type { ArnContext } from '../core/arn.js';
+import { jobDefinitionNameOfArn, type ArnContext } from '../core/arn.js';
 import { ClientException } from '../core/errors.js';
 import { checkRange } from '../core/names.js';
 import type { Clock, ExitReport, LogSink, Runtime, RuntimeEvents, Store } from '../core/ports.js';
@@ -689,7 +689,7 @@ export class JobService implements RuntimeEvents {
 
   private startAttempt(job: Job, ceArn: string): void {
     const alloc = this.allocate(job, ceArn);
-    const defName = job.jobDefinitionArn.slice(job.jobDefinitionArn.lastIndexOf('/') + 1).replace(/:\d+$/, '');
+    const defName = jobDefinitionNameOfArn(job.jobDefinitionArn);
     const logStreamName = `${defName}/default/${randomBytes(16).toString('hex')}`;
     job.container = { logStreamName, containerInstanceArn: ceArn };
     this.setStatus(job, 'STARTING');

@@ -72,6 +72,15 @@ export function adminApi(dir: IdentityDirectory, audit: AuditLog) {
       const op = (req.params as { op: string }).op.toLowerCase();
       let caller: Caller | undefined;
       let input: Input = {};
+      const recordAudit = (who: Caller, outcome: string): void =>
+        audit.record({
+          user: who.user,
+          pi: who.pi,
+          operation: `admin:${op}`,
+          ...target(input),
+          source: req.ip,
+          outcome,
+        });
       try {
         caller = await verify(req, 'batch');
         const handler = Object.hasOwn(ops, op) ? ops[op] : undefined;
@@ -89,14 +98,7 @@ export function adminApi(dir: IdentityDirectory, audit: AuditLog) {
             `User ${caller.user} is not authorized to call the admin API (${op}): only root or an admin user can manage users and roles`,
           );
         const out = handler(input);
-        audit.record({
-          user: caller.user,
-          pi: caller.pi,
-          operation: `admin:${op}`,
-          ...target(input),
-          source: req.ip,
-          outcome: 'OK',
-        });
+        recordAudit(caller, 'OK');
         return send(reply, 200, out);
       } catch (err) {
         const e =
@@ -106,15 +108,7 @@ export function adminApi(dir: IdentityDirectory, audit: AuditLog) {
               ? new ClientException(`the request body is not valid JSON: ${err.message}`)
               : new ApiError('ServerException', 500, 'the admin operation failed; see the server log');
         if (e.statusCode >= 500) req.log.error({ err }, 'admin operation failed');
-        if (caller)
-          audit.record({
-            user: caller.user,
-            pi: caller.pi,
-            operation: `admin:${op}`,
-            ...target(input),
-            source: req.ip,
-            outcome: e.code,
-          });
+        if (caller) recordAudit(caller, e.code);
         return send(reply, e.statusCode, { __type: e.code, message: e.message }, e.code);
       }
     });

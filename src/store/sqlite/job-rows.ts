@@ -4,6 +4,7 @@
  * primitives in one array costs a fraction of cloning an object (with its keys) per job.
  */
 import type { Job } from '../../core/types.js';
+import { jobDefinitionNameOfArn } from '../../core/arn.js';
 
 export const JOB_COLUMNS = [
   'id',
@@ -27,13 +28,6 @@ export const UPSERT_JOB_SQL = `INSERT INTO jobs (${JOB_COLUMNS.join(', ')})
 /** One job's values in JOB_COLUMNS order. */
 export type JobRowValues = (string | number | null)[];
 
-function jobDefName(arn: string): string {
-  const slash = arn.lastIndexOf('/');
-  const tail = slash >= 0 ? arn.slice(slash + 1) : arn;
-  const colon = tail.lastIndexOf(':');
-  return colon >= 0 ? tail.slice(0, colon) : tail;
-}
-
 /** Appends the job's values (JOB_COLUMNS order) to `out`. */
 export function pushJobRow(out: JobRowValues, j: Job): void {
   const colon = j.jobId.indexOf(':');
@@ -45,7 +39,7 @@ export function pushJobRow(out: JobRowValues, j: Job): void {
     j.createdAt,
     j.stoppedAt ?? null,
     j.jobDefinitionArn,
-    jobDefName(j.jobDefinitionArn),
+    jobDefinitionNameOfArn(j.jobDefinitionArn),
     colon > 0 ? j.jobId.slice(0, colon) : null,
     colon > 0 ? Number(j.jobId.slice(colon + 1)) : null,
     j.owner?.pi ?? null,
