@@ -41,4 +41,49 @@ export default tseslint.config(
     },
   },
   { files: ['**/*.js'], ...tseslint.configs.disableTypeChecked },
+  // DESIGN.md's arrows, checked: dependencies point inward; SQL only in store/, Docker/Slurm/processes only in runtime/,
+  // HTTP only in api/; core/ imports nothing of ours, scheduler/ only core/.
+  ...boundaries({
+    'src/core/**': { folders: ['api', 'cli', 'runtime', 'scheduler', 'service', 'store'], parents: true },
+    'src/scheduler/**': { folders: ['api', 'cli', 'runtime', 'service', 'store'] },
+    'src/store/**': { folders: ['api', 'cli', 'runtime', 'scheduler', 'service'] },
+    'src/runtime/**': { folders: ['api', 'cli', 'scheduler', 'service', 'store'] },
+    'src/service/**': {
+      folders: ['api', 'cli', 'runtime', 'store'],
+      packages: ['better-sqlite3', 'pg', 'dockerode', 'fastify', 'node:child_process'],
+    },
+    'src/api/**': {
+      folders: ['cli', 'runtime', 'store'],
+      packages: ['better-sqlite3', 'pg', 'dockerode', 'node:child_process'],
+    },
+    'src/cli/**': {
+      folders: ['runtime', 'service', 'store', 'scheduler'],
+      packages: ['better-sqlite3', 'pg', 'dockerode'],
+    },
+  }),
 );
+
+/** One no-restricted-imports block per folder: the folders (at any depth of ../) and packages it must not import. */
+function boundaries(rules) {
+  return Object.entries(rules).map(([files, r]) => ({
+    files: [files],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            ...(r.parents ? [{ group: ['../*'], message: 'core/ imports nothing of ours (see DESIGN.md)' }] : []),
+            ...r.folders.map((f) => ({
+              group: [`../${f}/*`, `../../${f}/*`, `../../../${f}/*`, `./${f}/*`],
+              message: `${files.split('/')[1]}/ may not depend on ${f}/ (see DESIGN.md's diagram)`,
+            })),
+          ],
+          paths: (r.packages ?? []).map((name) => ({
+            name,
+            message: `${files.split('/')[1]}/ may not use ${name} (it lives behind a port; see DESIGN.md)`,
+          })),
+        },
+      ],
+    },
+  }));
+}

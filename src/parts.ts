@@ -1,14 +1,11 @@
 /** The optional parts plugged into the server (logs, container runtime, users, dashboard). */
-import { join } from 'node:path';
 import type { ServerParts } from './server.js';
 import { BATCH_LOG_GROUP, logsApi } from './api/logs/operations.js';
 import type { DashboardLogReader } from './api/web/dashboard.js';
 import { LogCapture } from './service/log-capture.js';
-import { SqliteLogStore } from './store/sqlite/log-store.js';
 
 export const serverParts: ServerParts = {
-  logs: (cfg) => {
-    const store = new SqliteLogStore({ file: join(cfg.dataDir, 'logs.db') });
+  logs: (cfg, _store, store) => {
     const sink = new LogCapture(store);
     const api = logsApi(store, {
       region: cfg.region,
@@ -32,9 +29,10 @@ export const serverParts: ServerParts = {
           })) as Awaited<ReturnType<DashboardLogReader['getLogEvents']>>,
       },
       purge: (before) => store.purge(before),
+      ingested: () => sink.ingested,
+      // The log store itself is closed by the server with the other stores.
       async close() {
         await sink.shutdown();
-        await store.close();
       },
     };
   },

@@ -1,28 +1,41 @@
 /** Wires the users part (identity store, access policy, audit, throttling, admin API) for the composition root. */
-import { join } from 'node:path';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { adminApi } from './api/admin/admin-api.js';
 import type { RootCredentials } from './api/auth/root-credentials.js';
 import type { HttpOptions, IdentityResolver } from './api/http.js';
 import type { ServerConfig } from './config.js';
 import type { Job } from './core/types.js';
-import type { Caller } from './service/job-service.js';
+import type { Caller } from './core/caller.js';
+import type { IdentityStore, Store } from './core/ports.js';
 import { AccessPolicy } from './service/users/access-policy.js';
-import { AuditLog, auditTarget, isMutatingBatchOperation } from './service/users/audit-log.js';
+import {
+  AuditLog,
+  auditTarget,
+  isMutatingBatchOperation,
+  isMutatingSecretOperation,
+  secretAuditTarget,
+} from './service/users/audit-log.js';
 import { AuthThrottle } from './service/users/auth-throttle.js';
 import { IdentityDirectory } from './service/users/identity-directory.js';
 import { SecretBox } from './service/users/secret-box.js';
-import { SqliteIdentityStore } from './store/sqlite/identity-store.js';
+import { AttemptCredentials } from './service/credentials/attempt-credentials.js';
+import { PiSecrets } from './service/secrets/pi-secrets.js';
+import { resolveStoreSecrets } from './service/secrets/store-job-secrets.js';
 
 export interface UsersPart {
   identities: IdentityResolver;
   policy: AccessPolicy;
   directory: IdentityDirectory;
-  http: Pick<HttpOptions, 'authThrottle' | 'onBatchCall'>;
+  http: Pick<HttpOptions, 'onAuthFailure' | 'onBatchCall' | 'onJsonCall'>;
   plugin: (app: FastifyInstance, verify: (req: FastifyRequest, service: string) => Promise<Caller>) => void;
-  /** Role credentials for an attempt's environment (JobService.extraEnvironment). */
-  extraEnvironment: (job: Job) => Record<string, string>;
-  close(): void;
+  /** Job-role credentials (the container credentials endpoint's side) and secrets for attempts. */
+  credentials: AttemptCredentials;
+  /** The per-PI secret store (SSM parameters, Secrets Manager secrets), for its APIs. */
+  secrets: PiSecrets;
+  /** Signs dashboard sessions; derived from the server key, so every replica accepts every replica's sessions. */
+  sessionKey: Buffer;
+  /** Stops following other replicas and writes the queued audit records (the stores close after). */
+  close(): Promise<void>;
 }
 
 const envNumber = (name: string): number | undefined => {
@@ -30,9 +43,27 @@ const envNumber = (name: string): number | undefined => {
   return v === undefined || v === '' || !Number.isFinite(Number(v)) ? undefined : Number(v);
 };
 
-export function setUpUsers(cfg: ServerConfig, root: RootCredentials, runtimeName: () => string): UsersPart {
-  const store = new SqliteIdentityStore(join(cfg.dataDir, 'identity.db'));
-  const directory = new IdentityDirectory(store, SecretBox.open(cfg.dataDir), cfg.accountId);
+export async function setUpUsers(
+  cfg: ServerConfig,
+  root: RootCredentials,
+  store: IdentityStore,
+  signals: Pick<Store, 'subscribe'>,
+  runtimeName: () => string,
+  /** The job of a live attempt (the engine's), for the credentials endpoint. */
+  liveAttempt: (jobId: string, attempt: number) => Job | undefined,
+  /** More admin operations (lower-case name -> handler), e.g. the replicas of a scaled-out server. */
+  adminExtra: Record<string, (i: Record<string, any>) => unknown> = {},
+): Promise<UsersPart> {
+  const box = SecretBox.open(cfg.dataDir);
+  const directory = await IdentityDirectory.open(store, box, cfg.accountId, signals);
+  const secrets = new PiSecrets({ store: store.secretValues, box, region: cfg.region, accountId: cfg.accountId });
+  const credentials = new AttemptCredentials({
+    box,
+    roleSource: (arn) => directory.roleCredentials(arn),
+    liveAttempt,
+    region: cfg.region,
+    storeSecrets: (job, list) => resolveStoreSecrets(secrets, job, list),
+  });
   const audit = new AuditLog(store, {
     onError: (err) => console.error(`audit log write failed: ${(err as Error).message}`),
   });
@@ -50,12 +81,41 @@ export function setUpUsers(cfg: ServerConfig, root: RootCredentials, runtimeName
   return {
     directory,
     policy,
+    sessionKey: box.derive('openbatch dashboard sessions v1'),
     identities: {
       lookup: (akid) =>
         akid === root.accessKeyId ? { secret: root.secretAccessKey, caller: rootCaller } : directory.lookup(akid),
+      lookupFresh: (akid) => directory.lookupFresh(akid),
     },
     http: {
-      authThrottle: throttle,
+      onAuthFailure: ({ source, accessKeyId, error }) => {
+        const verdict = throttle.failed(source, accessKeyId);
+        // Who the key belongs to, if anyone; never the secret, the signature or the request.
+        const owner = accessKeyId ? directory.lookup(accessKeyId)?.caller : undefined;
+        if (verdict.audit)
+          audit.record({
+            user: accessKeyId === root.accessKeyId ? 'root' : (owner?.user ?? '-'),
+            pi: owner?.pi ?? '',
+            operation: 'Authenticate',
+            ...(accessKeyId ? { target: `accessKeyId:${accessKeyId.slice(0, 128)}` } : {}),
+            source,
+            outcome: `${error.code}: ${error.message.slice(0, 300)}${verdict.throttled ? ' (further failures throttled)' : ''}`,
+          });
+        return verdict.throttled;
+      },
+      onJsonCall: (e) => {
+        // Changes to the per-PI secret store: who changed which value (never the value itself).
+        if (!isMutatingSecretOperation(e.service, e.operation)) return;
+        const target = secretAuditTarget(e.input);
+        audit.record({
+          user: e.caller.user,
+          pi: e.caller.pi,
+          operation: e.operation,
+          ...(target ? { target } : {}),
+          source: e.source,
+          outcome: e.outcome,
+        });
+      },
       onBatchCall: (e) => {
         if (!isMutatingBatchOperation(e.operation)) return;
         const target = auditTarget(e.input);
@@ -69,23 +129,12 @@ export function setUpUsers(cfg: ServerConfig, root: RootCredentials, runtimeName
         });
       },
     },
-    plugin: adminApi(directory, audit),
-    extraEnvironment: (job) => {
-      const role = job.containerProperties.jobRoleArn;
-      const c = role ? directory.roleCredentials(role) : undefined;
-      if (!c) return {};
-      const region = c.region ?? cfg.region;
-      return {
-        AWS_ACCESS_KEY_ID: c.accessKeyId,
-        AWS_SECRET_ACCESS_KEY: c.secretAccessKey,
-        ...(c.endpointUrl ? { AWS_ENDPOINT_URL: c.endpointUrl } : {}),
-        AWS_DEFAULT_REGION: region,
-        AWS_REGION: region,
-      };
-    },
-    close() {
-      audit.flush();
-      store.close();
+    plugin: adminApi(directory, audit, adminExtra),
+    credentials,
+    secrets,
+    async close() {
+      directory.close();
+      await audit.flush();
     },
   };
 }

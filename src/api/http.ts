@@ -1,18 +1,23 @@
 /**
- * The HTTP edge: one fastify app serving the Batch API (`/v1/...`, rest-json), the CloudWatch Logs API
- * (`POST /` with `X-Amz-Target`, json-1.1), the admin API and `/healthz`. Every API request is SigV4-verified first;
+ * The HTTP edge: one fastify app serving the Batch API (`/v1/...`, rest-json), the JSON-1.1 APIs (`POST /` with
+ * `X-Amz-Target`: CloudWatch Logs, SSM Parameter Store, Secrets Manager), the admin API and `/healthz`. Every API request is SigV4-verified first;
  * every error is mapped to the wire here, in one place.
  */
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { ApiError, AuthError, ClientException, ServerException } from '../core/errors.js';
+import { ApiError, AuthError, ClientException } from '../core/errors.js';
 import { verifySigV4 } from './auth/sigv4.js';
+import { normalizeLenientInput } from './batch/lenient-input.js';
+import { DEFAULT_EDGE_LIMITS, enforceEdgeLimits, type EdgeLimits } from './edge-limits.js';
+import { REQUEST_ID_HEADER, newRequestId, onClientError, protocolOf, sendAwsError } from './error-edge.js';
 import { BATCH_OPERATIONS, BATCH_ROUTES, type BatchServices } from './batch/operations.js';
 import { loadServiceModel, validateInput, type ServiceModel } from './model-validator.js';
-import type { Caller } from '../service/job-service.js';
+import type { Caller } from '../core/caller.js';
 
 /** Resolves an access key to its secret and to who is calling; undefined for unknown or disabled keys. */
 export interface IdentityResolver {
   lookup(accessKeyId: string): { secret: string; caller: Caller } | undefined;
+  /** As lookup, for a key not known here yet: looks in the shared store (another replica may have just made it). */
+  lookupFresh?(accessKeyId: string): Promise<{ secret: string; caller: Caller } | undefined>;
 }
 
 /** A JSON-1.1 API mounted at `POST /` (CloudWatch Logs): target prefix and operation handlers. */
@@ -21,22 +26,38 @@ export interface JsonTargetApi {
   service: string;
   model: ServiceModel;
   operations: Record<string, (caller: Caller, input: Record<string, any>) => Promise<unknown> | unknown>;
+  /** The error code of input the model refuses (default InvalidParameterException, as CloudWatch Logs sends). */
+  validationCode?: string;
 }
 
 export interface HttpOptions {
   services: BatchServices;
   identities: IdentityResolver;
   jsonApis?: JsonTargetApi[];
-  health: () => Record<string, unknown>;
+  health: () => Record<string, unknown> | Promise<Record<string, unknown>>;
   /** Extra routes (admin API, dashboard) registered by the composition root. */
   plugins?: ((app: FastifyInstance, verify: (req: FastifyRequest, service: string) => Promise<Caller>) => void)[];
   logger?: boolean;
-  bodyLimit?: number;
-  /** Counts failed authentications and refuses blocked keys/addresses (users part). */
-  authThrottle?: {
-    check(kind: 'address' | 'key', id: string): void;
-    failed(address: string, accessKeyId: string | undefined): void;
-  };
+  /** Header, body, time, connection and in-flight bounds (DEFAULT_EDGE_LIMITS where unset). */
+  limits?: Partial<EdgeLimits>;
+  /** PEM certificate chain and key: serve HTTPS instead of HTTP. */
+  tls?: { cert: Buffer; key: Buffer };
+  /**
+   * Told of every failed authentication (after the signature was checked); may answer a ThrottlingException to send
+   * instead when this address or key fails too often. Never consulted for a request that verifies.
+   */
+  onAuthFailure?: (f: { source: string; accessKeyId: string | undefined; error: AuthError }) => AuthError | undefined;
+  /** Told of every Batch or Logs API request answered: its operation, time and AWS error code (none on success). */
+  onApiResponse?: (e: { operation: string; seconds: number; errorCode: string | undefined }) => void;
+  /** Told of every verified call of a JSON API (Logs, SSM, Secrets Manager) and its outcome: the audit log. */
+  onJsonCall?: (e: {
+    caller: Caller;
+    service: string;
+    operation: string;
+    input: Record<string, any>;
+    source: string;
+    outcome: string;
+  }) => void;
   /** Told of every verified Batch call and its outcome (`OK` or the error code): the audit log. */
   onBatchCall?: (e: {
     caller: Caller;
@@ -52,19 +73,7 @@ const BATCH_MODEL = loadServiceModel('batch');
 delete BATCH_MODEL.shapes.RetryAction?.enum;
 
 function sendError(reply: FastifyReply, err: unknown, jsonProtocol: boolean): FastifyReply {
-  const e =
-    err instanceof ApiError
-      ? err
-      : (err as { statusCode?: number }).statusCode && (err as { statusCode: number }).statusCode < 500
-        ? new ClientException((err as Error).message)
-        : new ServerException('the server failed to handle this request; it was logged and nothing was changed by it');
-  if (!(err instanceof ApiError) && e.statusCode >= 500) reply.log.error({ err }, 'unhandled error');
-  const type = jsonProtocol ? `com.amazonaws.logs#${e.code}` : e.code;
-  return reply
-    .code(e.statusCode)
-    .header('x-amzn-errortype', e.code)
-    .header('content-type', jsonProtocol ? 'application/x-amz-json-1.1' : 'application/json')
-    .send(JSON.stringify({ __type: jsonProtocol ? type : e.code, message: e.message }));
+  return sendAwsError(reply, err, jsonProtocol ? 'json-1.1' : 'rest-json');
 }
 
 function parseJsonBody(body: Buffer | undefined): Record<string, any> {
@@ -80,21 +89,67 @@ function parseJsonBody(body: Buffer | undefined): Record<string, any> {
   return v as Record<string, any>;
 }
 
+/** The API operation a request was for (`SubmitJob`, `GetLogEvents`, `unknown`), or undefined for other pages. */
+function apiOperationOf(req: FastifyRequest, jsonApis: readonly JsonTargetApi[]): string | undefined {
+  const path = (req.raw.url ?? req.url).split('?')[0]!;
+  if (path.startsWith('/v1/tags/'))
+    return req.method === 'GET' ? 'ListTagsForResource' : req.method === 'DELETE' ? 'UntagResource' : 'TagResource';
+  if (path.startsWith('/v1/')) return BATCH_ROUTES.get(path.slice(4).toLowerCase()) ?? 'unknown';
+  if (path === '/' && req.method === 'POST') {
+    const target = String(req.headers['x-amz-target'] ?? '');
+    const dot = target.lastIndexOf('.');
+    const api = jsonApis.find((a) => a.targetPrefix === target.slice(0, dot));
+    const op = target.slice(dot + 1);
+    return api && Object.hasOwn(api.operations, op) ? op : 'unknown';
+  }
+  return undefined;
+}
+
 export function buildHttpServer(opts: HttpOptions): FastifyInstance {
+  const limits: EdgeLimits = { ...DEFAULT_EDGE_LIMITS, ...opts.limits };
+  const serverOptions = {
+    maxHeaderSize: limits.maxHeaderBytes,
+    requestTimeout: limits.requestTimeoutMs,
+    headersTimeout: Math.min(limits.requestTimeoutMs, 60_000),
+    // How often Node looks for requests past their time (default 30 s, far coarser than short timeouts).
+    connectionsCheckingInterval: Math.min(30_000, Math.max(250, limits.requestTimeoutMs / 4)),
+  };
   const app = Fastify({
     logger: opts.logger ? { level: 'warn' } : false,
-    bodyLimit: opts.bodyLimit ?? 1024 * 1024,
-    routerOptions: { caseSensitive: false },
+    bodyLimit: limits.maxBodyBytes,
+    requestTimeout: limits.requestTimeoutMs,
+    // Tag ARNs travel in the path; AWS allows ARNs of up to 2,048 characters (percent-encoding triples some).
+    routerOptions: { caseSensitive: false, maxParamLength: 8192 },
     return503OnClosing: true,
+    genReqId: () => newRequestId(),
+    clientErrorHandler: onClientError(limits.maxHeaderBytes),
+    frameworkErrors: (err, req, reply) => {
+      void sendAwsError(reply, err, protocolOf(req.raw.url, req.headers));
+    },
+    ...(opts.tls ? { https: { ...serverOptions, cert: opts.tls.cert, key: opts.tls.key } } : { http: serverOptions }),
+  }) as unknown as FastifyInstance;
+  app.addHook('onRequest', async (req, reply) => {
+    reply.header(REQUEST_ID_HEADER, String(req.id));
   });
+  enforceEdgeLimits(app, limits);
+  const onApiResponse = opts.onApiResponse;
+  if (onApiResponse)
+    app.addHook('onResponse', async (req, reply) => {
+      const operation = apiOperationOf(req, opts.jsonApis ?? []);
+      if (operation === undefined) return;
+      const type = reply.getHeader('x-amzn-errortype');
+      onApiResponse({
+        operation,
+        seconds: reply.elapsedTime / 1000,
+        errorCode: type === undefined ? undefined : String(type).split(':')[0],
+      });
+    });
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
 
-  const verify = async (req: FastifyRequest, service: string): Promise<Caller> => {
+  const verify = async (req: FastifyRequest, service: string | readonly string[]): Promise<Caller> => {
     let caller: Caller | undefined;
     let claimedKey: string | undefined;
-    const throttle = opts.authThrottle;
-    throttle?.check('address', req.ip);
     try {
       await verifySigV4(
         {
@@ -103,24 +158,24 @@ export function buildHttpServer(opts: HttpOptions): FastifyInstance {
           headers: req.headers,
           body: (req.body as Buffer | undefined) ?? Buffer.alloc(0),
         },
-        (akid) => {
+        async (akid) => {
           claimedKey = akid;
-          throttle?.check('key', akid);
-          const id = opts.identities.lookup(akid);
+          const id = opts.identities.lookup(akid) ?? (await opts.identities.lookupFresh?.(akid));
           caller = id?.caller;
           return id?.secret;
         },
-        { services: [service] },
+        { services: typeof service === 'string' ? [service] : [...service] },
       );
     } catch (err) {
-      if (throttle && err instanceof AuthError && err.code !== 'ThrottlingException')
-        throttle.failed(req.ip, claimedKey);
+      // Only failures are limited: a signature that verifies is never refused, whoever failed before it.
+      if (err instanceof AuthError)
+        throw opts.onAuthFailure?.({ source: req.ip, accessKeyId: claimedKey, error: err }) ?? err;
       throw err;
     }
     return caller!;
   };
 
-  app.get('/healthz', async (_req, reply) => reply.code(200).send(opts.health()));
+  app.get('/healthz', async (_req, reply) => reply.code(200).send(await opts.health()));
 
   const handleBatch = async (
     req: FastifyRequest,
@@ -136,6 +191,7 @@ export function buildHttpServer(opts: HttpOptions): FastifyInstance {
       caller = await verify(req, 'batch');
       const body = req.body as Buffer | undefined;
       input = { ...parseJsonBody(body), ...extra };
+      normalizeLenientInput(opName, input);
       validateInput(BATCH_MODEL, opName, input, (m) => new ClientException(m));
       const out = await BATCH_OPERATIONS[opName]!(opts.services, { caller, bodyBytes: body?.length ?? 0 }, input);
       audit('OK');
@@ -188,14 +244,28 @@ export function buildHttpServer(opts: HttpOptions): FastifyInstance {
     const target = String(req.headers['x-amz-target'] ?? '');
     const dot = target.lastIndexOf('.');
     const api = jsonApis.find((a) => a.targetPrefix === target.slice(0, dot));
+    let caller: Caller | undefined;
+    let input: Record<string, any> = {};
+    const told = (outcome: string) =>
+      caller &&
+      api &&
+      opts.onJsonCall?.({
+        caller,
+        service: api.service,
+        operation: target.slice(dot + 1),
+        input,
+        source: req.ip,
+        outcome,
+      });
     try {
       if (!api) {
-        await verify(req, jsonApis[0]?.service ?? 'logs');
+        // Signed for any of the JSON services (the caller may expect one this server does not serve).
+        await verify(req, ['logs', ...jsonApis.map((a) => a.service)]);
         throw new ClientException(
-          `unknown X-Amz-Target ${JSON.stringify(target)}: the CloudWatch Logs API expects Logs_20140328.<Operation>; the Batch API lives under /v1/`,
+          `unknown X-Amz-Target ${JSON.stringify(target)}: the JSON APIs here are ${jsonApis.map((a) => `${a.targetPrefix}.<Operation>`).join(', ') || 'none'}; the Batch API lives under /v1/`,
         );
       }
-      const caller = await verify(req, api.service);
+      caller = await verify(req, api.service);
       const op = target.slice(dot + 1);
       const handler = Object.hasOwn(api.operations, op) ? api.operations[op] : undefined;
       if (!handler)
@@ -204,14 +274,21 @@ export function buildHttpServer(opts: HttpOptions): FastifyInstance {
           400,
           `${op} is not an operation openbatch's ${api.service} API supports`,
         );
-      const input = parseJsonBody(req.body as Buffer | undefined);
-      validateInput(api.model, op, input, (m) => new ApiError('InvalidParameterException', 400, m));
+      input = parseJsonBody(req.body as Buffer | undefined);
+      validateInput(
+        api.model,
+        op,
+        input,
+        (m) => new ApiError(api.validationCode ?? 'InvalidParameterException', 400, m),
+      );
       const out = await handler(caller, input);
+      told('OK');
       return reply
         .code(200)
         .header('content-type', 'application/x-amz-json-1.1')
         .send(JSON.stringify(out ?? {}));
     } catch (err) {
+      told(err instanceof ApiError ? err.code : 'ServerException');
       return sendError(reply, err, true);
     }
   });
@@ -219,14 +296,16 @@ export function buildHttpServer(opts: HttpOptions): FastifyInstance {
   for (const p of opts.plugins ?? []) p(app, verify);
 
   app.setNotFoundHandler((req, reply) =>
-    sendError(
+    sendAwsError(
       reply,
-      new ClientException(
-        `no such endpoint: ${req.method} ${req.url}; the Batch API is POST /v1/<operation>, the Logs API is POST / with X-Amz-Target`,
+      new ApiError(
+        'UnknownOperationException',
+        404,
+        `no such endpoint: ${req.method} ${req.url.length > 200 ? `${req.url.slice(0, 200)}...` : req.url}; the Batch API is POST /v1/<operation>, the Logs API is POST / with X-Amz-Target`,
       ),
-      false,
+      protocolOf(req.url, req.headers),
     ),
   );
-  app.setErrorHandler((err, _req, reply) => sendError(reply, err, false));
+  app.setErrorHandler((err, req, reply) => sendAwsError(reply, err, protocolOf(req.url, req.headers)));
   return app;
 }

@@ -81,6 +81,9 @@ export interface ServiceModel {
 const MODEL_FILES = {
   batch: 'batch-2016-08-10.service-2.json',
   logs: 'logs-2014-03-28.service-2.json',
+  // The operations of the per-PI secret store only (trimmed from botocore's models, documentation left out).
+  ssm: 'ssm-2014-11-06.service-2.json',
+  secretsmanager: 'secretsmanager-2017-10-17.service-2.json',
 } as const;
 
 const loadedModels = new Map<keyof typeof MODEL_FILES, ServiceModel>();
@@ -97,7 +100,7 @@ function packageRoot(): string {
 }
 
 /** Reads `models/<service>-<version>.service-2.json` from the package root (once; cached). */
-export function loadServiceModel(file: 'batch' | 'logs'): ServiceModel {
+export function loadServiceModel(file: keyof typeof MODEL_FILES): ServiceModel {
   let model = loadedModels.get(file);
   if (model === undefined) {
     const path = join(packageRoot(), 'models', MODEL_FILES[file]);
@@ -132,6 +135,23 @@ export function validateInput(
   if (check === NO_INPUT) return;
   const failure = check(input === undefined ? EMPTY : input);
   if (failure !== undefined) throw makeError(failure.message());
+}
+
+/**
+ * Checks a response against the operation's output shape with the same rules as requests (types, required members,
+ * enums, lengths, patterns); returns the first problem found, or undefined. Used by the contract tests, so that every
+ * answer openbatch gives is one the AWS SDKs can read.
+ */
+export function checkOutput(model: ServiceModel, operation: string, output: unknown): string | undefined {
+  if (!Object.hasOwn(model.operations, operation)) return `${operation} is not an operation of this API`;
+  const shape = model.operations[operation]?.output?.shape;
+  if (shape === undefined) return output === undefined || isEmptyObject(output) ? undefined : 'expected no output';
+  const failure = shapeCheck(model, compiledFor(model, true), shape)(output === undefined ? EMPTY : output);
+  return failure?.message().replace('the request body', 'the response body');
+}
+
+function isEmptyObject(v: unknown): boolean {
+  return typeof v === 'object' && v !== null && Object.keys(v).length === 0;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -207,18 +227,22 @@ function plural(n: number, one: string, many: string): string {
 // Compilation: one closure per shape, cached per model.
 
 interface Compiled {
+  /** Checking responses: the count limits of lists and maps are request rules (AWS answers `tags: {}`). */
+  output: boolean;
   checks: Map<string, Check>;
   building: Map<string, { check: Check | undefined }>;
   operations: Map<string, Check>;
 }
 
 const compiledModels = new WeakMap<ServiceModel, Compiled>();
+const compiledOutputModels = new WeakMap<ServiceModel, Compiled>();
 
-function compiledFor(model: ServiceModel): Compiled {
-  let c = compiledModels.get(model);
+function compiledFor(model: ServiceModel, output = false): Compiled {
+  const cache = output ? compiledOutputModels : compiledModels;
+  let c = cache.get(model);
   if (c === undefined) {
-    c = { checks: new Map(), building: new Map(), operations: new Map() };
-    compiledModels.set(model, c);
+    c = { output, checks: new Map(), building: new Map(), operations: new Map() };
+    cache.set(model, c);
   }
   return c;
 }
@@ -395,7 +419,7 @@ function countFailure(n: number, min: number | undefined, max: number | undefine
 
 function listCheck(model: ServiceModel, compiled: Compiled, shape: Shape): Check {
   const member = shape.member === undefined ? ANYTHING : shapeCheck(model, compiled, shape.member.shape);
-  const { min, max } = shape;
+  const { min, max } = compiled.output ? {} : shape;
   const sparse = shape.sparse === true;
   return (v) => {
     if (!Array.isArray(v)) return typeFailure('a JSON array', v);
@@ -420,7 +444,7 @@ function listCheck(model: ServiceModel, compiled: Compiled, shape: Shape): Check
 function mapCheck(model: ServiceModel, compiled: Compiled, shape: Shape): Check {
   const keyCheck = shape.key === undefined ? ANYTHING : shapeCheck(model, compiled, shape.key.shape);
   const valueCheck = shape.value === undefined ? ANYTHING : shapeCheck(model, compiled, shape.value.shape);
-  const { min, max } = shape;
+  const { min, max } = compiled.output ? {} : shape;
   const sparse = shape.sparse === true;
   return (v) => {
     if (typeof v !== 'object' || v === null || Array.isArray(v)) {

@@ -204,19 +204,57 @@ export function adminCommand(): Command {
       }),
     );
 
+  admin
+    .command('replicas')
+    .description('list the server replicas sharing this database: which one leads, with which epoch')
+    .option('--json', 'JSON output')
+    .action(
+      action(async (o: { json?: boolean }) => {
+        const r = await callAdmin(g(), 'listreplicas', {});
+        if (o.json) return print(r);
+        for (const x of r.replicas)
+          console.log(
+            `${x.role.padEnd(8)} ${x.id} ${x.url || '-'} pid ${x.pid}${x.epoch !== undefined ? ` epoch ${x.epoch}` : ''} ${x.alive ? 'alive' : `last seen ${new Date(x.seenAt).toISOString()}`}`,
+          );
+      }),
+    );
+
   const role = admin.command('role').description("job roles: each PI's <pi>-batchtask role");
   const roleSet = role
     .command('set <pi>')
-    .description("set the object-store credentials jobs using PI's job role receive (as AWS_* variables)")
-    .requiredOption('--access-key-id <id>', 'object-store access key id')
-    .requiredOption('--secret-access-key <secret>', 'object-store secret access key')
+    .description(
+      "set where the credentials of PI's job role come from: STS AssumeRole (--sts-endpoint-url, --assume-role-arn) or the PI's static keys; jobs get them from the container credentials endpoint",
+    )
+    .requiredOption(
+      '--access-key-id <id>',
+      'with --sts-endpoint-url: the key that calls AssumeRole; else the PI object-store key jobs get',
+    )
+    .requiredOption('--secret-access-key <secret>', 'its secret')
     .option('--endpoint-url <url>', 'object-store endpoint (S3-compatible), given to jobs as AWS_ENDPOINT_URL')
+    .option('--sts-endpoint-url <url>', 'STS endpoint (AWS, MinIO, Ceph RGW): jobs get temporary credentials')
+    .option('--assume-role-arn <arn>', "with --sts-endpoint-url: the store's role to assume")
+    .option('--duration-seconds <n>', 'lifetime of each set of temporary credentials (900-43200, default 3600)')
+    .option('--policy <json>', 'session policy (JSON) narrowing the assumed role')
+    .option(
+      '--secrets-endpoint-url <url>',
+      "an external SSM Parameter Store / Secrets Manager endpoint for job secrets, or 'aws' for AWS's own (default: openbatch's own per-PI secret store)",
+    )
     .option('--role-region <region>', 'region given to jobs as AWS_DEFAULT_REGION (default: the server region)')
     .action(
       action(
         async (
           pi: string,
-          o: { accessKeyId: string; secretAccessKey: string; endpointUrl?: string; roleRegion?: string },
+          o: {
+            accessKeyId: string;
+            secretAccessKey: string;
+            endpointUrl?: string;
+            roleRegion?: string;
+            stsEndpointUrl?: string;
+            assumeRoleArn?: string;
+            durationSeconds?: string;
+            policy?: string;
+            secretsEndpointUrl?: string;
+          },
         ) => {
           const r = await callAdmin(g(), 'setrole', {
             pi,
@@ -224,8 +262,13 @@ export function adminCommand(): Command {
             secretAccessKey: o.secretAccessKey,
             ...(o.endpointUrl ? { endpointUrl: o.endpointUrl } : {}),
             ...(o.roleRegion ? { region: o.roleRegion } : {}),
+            ...(o.stsEndpointUrl ? { stsEndpointUrl: o.stsEndpointUrl } : {}),
+            ...(o.assumeRoleArn ? { assumeRoleArn: o.assumeRoleArn } : {}),
+            ...(o.durationSeconds ? { durationSeconds: Number(o.durationSeconds) } : {}),
+            ...(o.policy ? { policy: o.policy } : {}),
+            ...(o.secretsEndpointUrl ? { secretsEndpointUrl: o.secretsEndpointUrl } : {}),
           });
-          console.log(`${r.jobRoleArn}: credentials set`);
+          console.log(`${r.jobRoleArn}: ${o.stsEndpointUrl ? 'AssumeRole at ' + o.stsEndpointUrl : 'static keys'} set`);
         },
       ),
     );

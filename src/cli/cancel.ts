@@ -1,14 +1,9 @@
 /**
  * `openbatch cancel`: stops many jobs in one command (AWS users script one CancelJob/TerminateJob call per job).
- * Jobs that have not started are cancelled; STARTING/RUNNING ones are terminated. `--dry-run` lists what it would stop.
+ * Each job gets TerminateJob: one that has not started is cancelled, a STARTING/RUNNING one is stopped. `--dry-run`
+ * lists what it would stop.
  */
-import {
-  CancelJobCommand,
-  ListJobsCommand,
-  TerminateJobCommand,
-  type JobStatus,
-  type JobSummary,
-} from '@aws-sdk/client-batch';
+import { ListJobsCommand, TerminateJobCommand, type JobStatus, type JobSummary } from '@aws-sdk/client-batch';
 import type { Command } from 'commander';
 import { batchClient, withClientOptions, type ClientOptions } from './client.js';
 
@@ -79,7 +74,9 @@ export function registerCancel(program: Command): void {
       for (let j = queue.shift(); j; j = queue.shift()) {
         try {
           const input = { jobId: j.jobId!, reason: o.reason };
-          await client.send(isStarted(j) ? new TerminateJobCommand(input) : new CancelJobCommand(input));
+          // TerminateJob, not CancelJob, even for a job listed as waiting: it cancels a job that has not started and
+          // stops one that started after the listing (CancelJob would leave that one running).
+          await client.send(new TerminateJobCommand(input));
           done++;
         } catch (err) {
           failed++;

@@ -28,3 +28,15 @@ export function clientConfig(o: ClientOptions) {
 export function batchClient(o: ClientOptions): BatchClient {
   return new BatchClient(clientConfig(o));
 }
+
+/** A usage mistake the user can fix: printed without a stack, exit status 2. */
+export class UsageError extends Error {}
+
+/** The message a client command prints for a failed call: the server's own words, or how to reach the server. */
+export function clientErrorMessage(err: unknown, o: ClientOptions): string {
+  const e = err as Error & { name?: string; code?: string; cause?: { code?: string } };
+  if (err instanceof UsageError) return e.message;
+  if (e.code === 'ECONNREFUSED' || e.cause?.code === 'ECONNREFUSED')
+    return `cannot reach openbatch at ${clientConfig(o).endpoint}: is the server running? (set --endpoint-url or OPENBATCH_ENDPOINT)`;
+  return `${e.name && e.name !== 'Error' ? `${e.name}: ` : ''}${e.message}`;
+}

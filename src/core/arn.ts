@@ -4,7 +4,8 @@ export interface ArnContext {
   accountId: string;
 }
 
-export type BatchResourceType = 'compute-environment' | 'job-queue' | 'job-definition' | 'job' | 'scheduling-policy';
+export type BatchResourceType =
+  'compute-environment' | 'job-queue' | 'job-definition' | 'job' | 'scheduling-policy' | 'consumable-resource';
 
 export function batchArn(ctx: ArnContext, type: BatchResourceType, name: string): string {
   return `arn:aws:batch:${ctx.region}:${ctx.accountId}:${type}/${name}`;

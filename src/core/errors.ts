@@ -64,3 +64,23 @@ export class InvalidParameterException extends ApiError {
     super('InvalidParameterException', 400, message);
   }
 }
+
+/**
+ * A write of a leader whose lease epoch is no longer current: the store wrote nothing. The engine that gets it steps
+ * down at once (another replica leads now).
+ */
+export class FencedError extends Error {
+  constructor(
+    readonly epoch: number,
+    readonly current: number | undefined,
+  ) {
+    super(`write fenced: this replica led with epoch ${epoch}, the lease is now at epoch ${current ?? 'none'}`);
+  }
+}
+
+/** 503: the store is unreachable for now; clients retry (botocore retries ServerException-like 5xx). */
+export class StoreUnavailableException extends ApiError {
+  constructor(message: string) {
+    super('ServerException', 503, message);
+  }
+}

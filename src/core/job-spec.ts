@@ -17,6 +17,18 @@ export interface ContainerOverrides {
 /** AWS reserves this prefix for the variables it sets itself. */
 export const RESERVED_ENV_PREFIX = 'AWS_BATCH_';
 
+const SECRET_ARN = /^arn:[\w-]+:secretsmanager:[\w-]*:\d*:secret:[\w/+=.@-]+$/;
+
+/** `repositoryCredentials.credentialsParameter` must be a Secrets Manager secret's ARN, as AWS requires. */
+export function checkRepositoryCredentials(rc: { credentialsParameter?: unknown } | undefined, field: string): void {
+  if (rc === undefined) return;
+  const v = rc.credentialsParameter;
+  if (typeof v !== 'string' || !SECRET_ARN.test(v))
+    throw new ClientException(
+      `${field}.credentialsParameter must be the ARN of a Secrets Manager secret whose value is {"username": "...", "password": "..."} (arn:aws:secretsmanager:<region>:<account>:secret:<name>; "aws secretsmanager describe-secret --secret-id <name>" shows it); got ${JSON.stringify(v)}`,
+    );
+}
+
 export function checkEnvironment(env: readonly KeyValuePair[] | undefined, field: string): void {
   if (!env) return;
   env.forEach((kv, i) => {

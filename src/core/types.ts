@@ -13,6 +13,8 @@
  * Shapes mirror the AWS Batch 2016-08-10 model so the API layer can return them with little mapping;
  * everything time-like is epoch milliseconds.
  */
+import type { EksProperties } from './eks-pod.js';
+import type { NodeProperties } from './multinode.js';
 
 export const JobStatus = {
   SUBMITTED: 'SUBMITTED',
@@ -95,6 +97,26 @@ export interface SchedulingPolicy {
   tags?: Tags;
 }
 
+/**
+ * A consumable resource (licenses and other counted things a job holds while it runs). REPLENISHABLE: what a job
+ * holds comes back when it ends. NON_REPLENISHABLE: what a job takes when it goes STARTING is gone for good
+ * (subtracted from totalQuantity).
+ */
+export interface ConsumableResource {
+  consumableResourceName: string;
+  consumableResourceArn: string;
+  totalQuantity: number;
+  resourceType: 'REPLENISHABLE' | 'NON_REPLENISHABLE';
+  createdAt: number;
+  tags?: Tags;
+}
+
+/** A job's need of one consumable resource, resolved to the resource's ARN at submission. */
+export interface ConsumableRequirement {
+  consumableResource: string;
+  quantity: number;
+}
+
 export interface RetryStrategy {
   attempts?: number;
   evaluateOnExit?: { onStatusReason?: string; onReason?: string; onExitCode?: string; action: string }[];
@@ -109,6 +131,10 @@ export interface ContainerProperties {
   jobRoleArn?: string;
   executionRoleArn?: string;
   environment?: KeyValuePair[];
+  /** Variables whose values come from SSM Parameter Store or Secrets Manager at attempt start (never stored). */
+  secrets?: { name: string; valueFrom: string }[];
+  /** A private registry's credentials: the ARN of a Secrets Manager secret `{"username", "password"}`. */
+  repositoryCredentials?: { credentialsParameter: string };
   resourceRequirements?: ResourceRequirement[];
   user?: string;
   privileged?: boolean;
@@ -134,7 +160,9 @@ export interface JobDefinition {
   propagateTags?: boolean;
   platformCapabilities?: string[];
   schedulingPriority?: number;
-  /** Every other registered member (nodeProperties, eksProperties, ...), echoed back. */
+  /** A pod spec for AWS Batch on EKS (core/eks-pod.ts), instead of containerProperties. */
+  eksProperties?: EksProperties;
+  /** Every other registered member (nodeProperties, ecsProperties, ...), echoed back. */
   extra?: Record<string, unknown>;
   /** Owner (PI group) of the definition; empty for admin-owned. */
   owner?: string;
@@ -185,6 +213,8 @@ export interface Job {
   createdAt: number;
   startedAt?: number;
   stoppedAt?: number;
+  /** When the scheduler placed the job (it went STARTING), as AWS's JobSummary.scheduledAt. */
+  scheduledAt?: number;
   /** When the job entered its current status (used for RUNNABLE time limits). */
   statusChangedAt: number;
   attempts: Attempt[];
@@ -200,8 +230,15 @@ export interface Job {
   propagateTags?: boolean;
   schedulingPriority?: number;
   shareIdentifier?: string;
-  /** Resolved container properties: definition merged with containerOverrides and parameters substituted. */
+  /** Consumable resources the job holds while it runs (definition, or SubmitJob's override). */
+  consumableResourceProperties?: { consumableResourceList: ConsumableRequirement[] };
+  /**
+   * Resolved container properties: definition merged with containerOverrides and parameters substituted. For a pod
+   * (eksProperties) the container the engine runs, derived by core/eks-pod.ts.
+   */
   containerProperties: ContainerProperties;
+  /** A pod job: the definition's eksProperties with eksPropertiesOverride applied (what DescribeJobs shows). */
+  eksProperties?: EksProperties;
   resources: JobResources;
   /** Array jobs: the parent has `arrayProperties.size`; a child has `index`. */
   arrayProperties?: { size?: number; index?: number; statusSummary?: Record<string, number> };
@@ -210,6 +247,17 @@ export interface Job {
   arrayReleased?: boolean;
   /** Who submitted it (access key owner) and their PI group. */
   owner?: { user: string; pi: string };
+  /** A multi-node parallel job: its nodes, with SubmitJob's nodeOverrides applied (core/multinode.ts). */
+  nodeProperties?: NodeProperties;
+  /** A multi-node parallel job: what each node of the current (or last) attempt did, by node index. */
+  nodeStates?: NodeState[];
+}
+
+/** One node of a multi-node parallel job's current attempt, as its node child `<jobId>#<index>` shows it. */
+export interface NodeState {
+  logStreamName: string;
+  exitCode?: number;
+  reason?: string;
 }
 
 /** A host-level capacity description: what this machine offers to MANAGED environments. */

@@ -7,8 +7,9 @@
  *   (all DISABLED, UNMANAGED, or with maxvCpus 0);
  * - `CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY`: it fits, but the capacity is in use now.
  */
+import { SLURM_PARTITION_TAG } from '../core/pools.js';
 import type { JobResources } from '../core/types.js';
-import { largestFit, type SchedComputeEnvironment, type SchedHost, type Snapshot } from './schedule.js';
+import { largestFit, placeable, type SchedComputeEnvironment, type SchedHost, type Snapshot } from './schedule.js';
 
 export const WaitCode = {
   JOB_RESOURCE_REQUIREMENT: 'MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT',
@@ -35,14 +36,22 @@ export function neverFits(
   queueName: string,
   ces: readonly SchedComputeEnvironment[],
 ): WaitReason | undefined {
-  const usable = ces.filter((c) => c.enabled && c.managed && c.maxVcpus > 0);
+  const usable = ces.filter((c) => placeable(c) && c.maxVcpus > 0);
   if (usable.length === 0) {
     const what = ces.length
-      ? ces.map((c) => `${c.name} (${!c.managed ? 'UNMANAGED' : !c.enabled ? 'DISABLED' : 'maxvCpus 0'})`).join(', ')
+      ? ces
+          .map(
+            (c) =>
+              `${c.name} (${!c.managed && c.pool === undefined ? 'UNMANAGED with no capacity attached' : !c.enabled ? 'DISABLED' : c.pool !== undefined ? 'unmanagedvCpus 0' : 'maxvCpus 0'})`,
+          )
+          .join(', ')
       : 'none';
+    const attach = ces.some((c) => !c.managed && c.pool === undefined)
+      ? `; attach capacity to an UNMANAGED environment by tagging it ${SLURM_PARTITION_TAG}=<partition> (docs/slurm.md)`
+      : '';
     return {
       code: WaitCode.COMPUTE_ENVIRONMENT_MAX_RESOURCE,
-      text: `${WaitCode.COMPUTE_ENVIRONMENT_MAX_RESOURCE} - no compute environment of queue ${queueName} can run jobs now: ${what}; an admin must enable one or attach one`,
+      text: `${WaitCode.COMPUTE_ENVIRONMENT_MAX_RESOURCE} - no compute environment of queue ${queueName} can run jobs now: ${what}; an admin must enable one or attach one${attach}`,
     };
   }
   let best: { ce: SchedComputeEnvironment; fit: JobResources } | undefined;
@@ -77,7 +86,7 @@ export function explainWait(
   const never = neverFits(need, snapshot.host, queue.name, ces);
   if (never) return never;
   const h = snapshot.host;
-  const usable = ces.filter((c) => c.enabled && c.managed && c.maxVcpus > 0);
+  const usable = ces.filter((c) => placeable(c) && c.maxVcpus > 0);
   const aheadText = `${ahead} job${ahead === 1 ? '' : 's'} ahead in queue ${queue.name}`;
   const ceFull = usable.find((c) => c.maxVcpus - c.usedVcpus < need.vcpus);
   if (ceFull && usable.every((c) => c.maxVcpus - c.usedVcpus < need.vcpus)) {
@@ -86,6 +95,12 @@ export function explainWait(
       text: `${WaitCode.CAPACITY} - ${fmt(ceFull.usedVcpus)} of ${fmt(ceFull.maxVcpus)} vCPUs of ${ceFull.name} in use by ${ceFull.runningJobs} job${ceFull.runningJobs === 1 ? '' : 's'}; needs ${fmt(need.vcpus)}; ${aheadText}`,
     };
   }
+  // An attached pool with room takes the job on the next pass; Slurm then says why it waits (runtime pendingReason).
+  if (usable.some((c) => c.pool !== undefined && c.maxVcpus - c.usedVcpus >= need.vcpus))
+    return {
+      code: WaitCode.CAPACITY,
+      text: `${WaitCode.CAPACITY} - capacity is free in an attached pool; the scheduler hands it over on its next pass (${aheadText})`,
+    };
   if (h.vcpus - h.usedVcpus < need.vcpus) {
     return {
       code: WaitCode.CAPACITY,

@@ -65,6 +65,13 @@ export class ArrayState {
     for (let i = this.cursor; i < this.size; i++) if (this.codes[i] === ChildCode.RUNNABLE) yield i;
   }
 
+  /** How many children wait to be started for the first time (runnableIndices() without making them). */
+  runnableCount(): number {
+    let n = 0;
+    for (let i = this.cursor; i < this.size; i++) if (this.codes[i] === ChildCode.RUNNABLE) n++;
+    return n;
+  }
+
   hasRunnable(): boolean {
     return !this.runnableIndices().next().done;
   }

@@ -58,6 +58,8 @@ function cutPoint(buf: Buffer, start: number, max: number): number {
 }
 
 export class LogCapture implements LogSink {
+  /** Log events and message bytes stored so far (metrics). */
+  readonly ingested = { events: 0, bytes: 0 };
   private readonly streams = new Map<string, StreamState>();
   private readonly flushMs: number;
   private readonly maxPending: number;
@@ -236,8 +238,22 @@ export class LogCapture implements LogSink {
     this.pendingBytes = 0;
     const lent = this.lent;
     this.lent = [];
+    let events = 0;
+    let bytes = 0;
+    for (const a of batch)
+      for (const c of a.chunks) {
+        events += c.count;
+        bytes += c.bytes;
+      }
     const appended = this.store.append(batch, this.clock());
     this.track(appended);
+    void appended.then(
+      () => {
+        this.ingested.events += events;
+        this.ingested.bytes += bytes;
+      },
+      () => undefined,
+    );
     // The store is done with the chunks' bytes once its append has settled successfully.
     void appended.then(
       () => {

@@ -2,10 +2,13 @@
  * Compute environments, job queues, job definitions and scheduling policies: few and small, kept in memory and
  * written through to the store before a call answers.
  */
+import { checkNodeProperties } from '../core/multinode.js';
+import { partitionTagProblem, SLURM_PARTITION_TAG } from '../core/pools.js';
 import { randomUUID } from 'node:crypto';
 import { batchArn, nameFromNameOrArn, parseBatchArn, type ArnContext } from '../core/arn.js';
 import { ClientException } from '../core/errors.js';
-import { checkEnvironment, checkResourceRequirements } from '../core/job-spec.js';
+import { checkEksProperties, type EksProperties } from '../core/eks-pod.js';
+import { checkEnvironment, checkRepositoryCredentials, checkResourceRequirements } from '../core/job-spec.js';
 import { checkName, checkRange } from '../core/names.js';
 import type { Clock, Store } from '../core/ports.js';
 import type {
@@ -17,7 +20,10 @@ import type {
   SchedulingPolicy,
   Tags,
 } from '../core/types.js';
+import { ConsumableResourceRegistry } from './consumable-resources.js';
 import { pageList } from './pagination.js';
+import { ceDetail, jobDefinitionDetail, queueDetail, schedulingPolicyDetail } from './resource-views.js';
+import { roleArn } from './wire-defaults.js';
 
 type Input = Record<string, any>;
 
@@ -41,12 +47,26 @@ const JD_KNOWN = new Set([
   'timeout',
   'tags',
   'platformCapabilities',
+  'eksProperties',
 ]);
 
 function extraMembers(input: Input, known: Set<string>): Record<string, unknown> | undefined {
   const extra: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(input)) if (!known.has(k) && v !== undefined && v !== null) extra[k] = v;
   return Object.keys(extra).length ? extra : undefined;
+}
+
+/** AWS: a share identifier is "limited to 255 alphanumeric characters, and can be followed by an asterisk (*)". */
+export const SHARE_ID_RE = /^[A-Za-z0-9]{1,255}\*?$/;
+
+/** Whether two shareDistribution identifiers overlap (equal, or one's `prefix*` covers the other). */
+function sharesOverlap(a: string, b: string): boolean {
+  const pa = a.endsWith('*') ? a.slice(0, -1) : undefined;
+  const pb = b.endsWith('*') ? b.slice(0, -1) : undefined;
+  if (pa !== undefined && pb !== undefined) return pa.startsWith(pb) || pb.startsWith(pa);
+  if (pa !== undefined) return b.startsWith(pa);
+  if (pb !== undefined) return a.startsWith(pb);
+  return a === b;
 }
 
 export function checkRetryStrategy(rs: RetryStrategy | undefined, field: string): void {
@@ -86,6 +106,7 @@ export class ResourceRegistry {
   /** name -> revisions in ascending order. */
   readonly jobDefinitions = new Map<string, JobDefinition[]>();
   readonly schedulingPolicies = new Map<string, SchedulingPolicy>();
+  readonly consumables: ConsumableResourceRegistry;
   /** Called when anything the scheduler reads changes. */
   onChange: () => void = () => {};
   /** The admin's container policy (privileged, host volumes), checked at registration; set by the composition root. */
@@ -95,10 +116,32 @@ export class ResourceRegistry {
     private readonly store: Store,
     private readonly arn: ArnContext,
     private readonly clock: Clock,
-  ) {}
+  ) {
+    this.consumables = new ConsumableResourceRegistry(store, arn, clock);
+    this.consumables.onChange = () => this.changed();
+  }
 
+  /** Changes made through this registry (each after its write to the store). */
+  private localChanges = 0;
+
+  private changed(): void {
+    this.localChanges++;
+    this.onChange();
+  }
+
+  /** (Re)loads every resource from the store, replacing what is held (another replica may have changed them). */
   async load(): Promise<void> {
-    const r = await this.store.loadResources();
+    // A change made here while the store was read may be missing from what was read: read again.
+    let seen: number;
+    let r: Awaited<ReturnType<Store['loadResources']>>;
+    do {
+      seen = this.localChanges;
+      r = await this.store.loadResources();
+    } while (seen !== this.localChanges);
+    this.computeEnvironments.clear();
+    this.jobQueues.clear();
+    this.jobDefinitions.clear();
+    this.schedulingPolicies.clear();
     for (const ce of r.computeEnvironments) this.computeEnvironments.set(ce.computeEnvironmentName, ce);
     for (const q of r.jobQueues) this.jobQueues.set(q.jobQueueName, q);
     for (const d of r.jobDefinitions) {
@@ -108,6 +151,15 @@ export class ResourceRegistry {
       this.jobDefinitions.set(d.jobDefinitionName, list);
     }
     for (const p of r.schedulingPolicies) this.schedulingPolicies.set(p.name, p);
+    this.consumables.load(r.consumableResources ?? []);
+  }
+
+  private reloading: Promise<void> | undefined;
+
+  /** Reloads from the store once, however many callers ask at the same time. */
+  reload(): Promise<void> {
+    this.reloading ??= this.load().finally(() => (this.reloading = undefined));
+    return this.reloading;
   }
 
   // ---- compute environments ----
@@ -142,6 +194,7 @@ export class ResourceRegistry {
         'computeResources is required for a MANAGED compute environment: give at least {"type":"EC2","maxvCpus":N}',
       );
     if (cr) checkRange('computeResources.maxvCpus', cr.maxvCpus, 0, 10_000_000);
+    checkPoolTag(type, input.tags as Tags | undefined);
     if (cr && typeof cr.minvCpus === 'number' && typeof cr.maxvCpus === 'number' && cr.minvCpus > cr.maxvCpus)
       throw new ClientException(`computeResources.minvCpus (${cr.minvCpus}) must not exceed maxvCpus (${cr.maxvCpus})`);
     const arn = batchArn(this.arn, 'compute-environment', name);
@@ -153,7 +206,7 @@ export class ResourceRegistry {
       status: 'VALID',
       statusReason: 'ComputeEnvironment Healthy',
       ...(cr ? { computeResources: cr } : {}),
-      ...(input.serviceRole ? { serviceRole: input.serviceRole as string } : {}),
+      ...(input.serviceRole ? { serviceRole: roleArn(input.serviceRole as string, this.arn.accountId) } : {}),
       ...(input.unmanagedvCpus !== undefined ? { unmanagedvCpus: input.unmanagedvCpus as number } : {}),
       ...(input.tags ? { tags: input.tags as Tags } : {}),
       createdAt: this.clock(),
@@ -165,7 +218,7 @@ export class ResourceRegistry {
     if (extra) ce.extra = extra;
     await this.store.putComputeEnvironment(ce);
     this.computeEnvironments.set(name, ce);
-    this.onChange();
+    this.changed();
     return { computeEnvironmentName: name, computeEnvironmentArn: arn };
   }
 
@@ -175,7 +228,7 @@ export class ResourceRegistry {
     const ce = structuredClone(this.requireCe(input.computeEnvironment as string, 'computeEnvironment'));
     if (input.state) ce.state = input.state as ComputeEnvironment['state'];
     if (input.unmanagedvCpus !== undefined) ce.unmanagedvCpus = input.unmanagedvCpus as number;
-    if (input.serviceRole) ce.serviceRole = input.serviceRole as string;
+    if (input.serviceRole) ce.serviceRole = roleArn(input.serviceRole as string, this.arn.accountId);
     const cr = input.computeResources as Record<string, unknown> | undefined;
     if (cr) {
       if (ce.type !== 'MANAGED')
@@ -185,7 +238,7 @@ export class ResourceRegistry {
     }
     await this.store.putComputeEnvironment(ce);
     this.computeEnvironments.set(ce.computeEnvironmentName, ce);
-    this.onChange();
+    this.changed();
     return { computeEnvironmentName: ce.computeEnvironmentName, computeEnvironmentArn: ce.computeEnvironmentArn };
   }
 
@@ -204,7 +257,7 @@ export class ResourceRegistry {
       );
     await this.store.deleteComputeEnvironment(ce.computeEnvironmentArn);
     this.computeEnvironments.delete(ce.computeEnvironmentName);
-    this.onChange();
+    this.changed();
     return {};
   }
 
@@ -294,7 +347,7 @@ export class ResourceRegistry {
     if (input.jobQueueType) q.extra = { jobQueueType: input.jobQueueType };
     await this.store.putJobQueue(q);
     this.jobQueues.set(name, q);
-    this.onChange();
+    this.changed();
     return { jobQueueName: name, jobQueueArn: arn };
   }
 
@@ -308,12 +361,24 @@ export class ResourceRegistry {
         input.computeEnvironmentOrder as Input[],
         'computeEnvironmentOrder',
       );
-    if (input.schedulingPolicyArn) q.schedulingPolicyArn = input.schedulingPolicyArn as string;
+    if (input.schedulingPolicyArn !== undefined) {
+      // AWS: "After a job queue has a fair-share scheduling policy, it can be replaced but can't be removed", and "a
+      // job queue without a fair-share scheduling policy ... can't have a fair-share scheduling policy added".
+      if (!q.schedulingPolicyArn)
+        throw new ClientException(
+          `job queue ${q.jobQueueName} has no fair-share scheduling policy: it is scheduled first in, first out and can't have a fair-share scheduling policy added; create a new queue with --scheduling-policy-arn instead`,
+        );
+      if (input.schedulingPolicyArn === '')
+        throw new ClientException(
+          `schedulingPolicyArn: the fair-share scheduling policy of job queue ${q.jobQueueName} can be replaced but not removed; give another policy's ARN, or create a queue without one`,
+        );
+      q.schedulingPolicyArn = input.schedulingPolicyArn as string;
+    }
     if (input.jobStateTimeLimitActions)
       q.jobStateTimeLimitActions = input.jobStateTimeLimitActions as JobQueue['jobStateTimeLimitActions'];
     await this.store.putJobQueue(q);
     this.jobQueues.set(q.jobQueueName, q);
-    this.onChange();
+    this.changed();
     return { jobQueueName: q.jobQueueName, jobQueueArn: q.jobQueueArn };
   }
 
@@ -330,7 +395,7 @@ export class ResourceRegistry {
   async removeJobQueue(q: JobQueue): Promise<void> {
     await this.store.deleteJobQueue(q.jobQueueArn);
     this.jobQueues.delete(q.jobQueueName);
-    this.onChange();
+    this.changed();
   }
 
   describeJobQueues(input: Input): { jobQueues: JobQueue[]; nextToken?: string } {
@@ -371,13 +436,30 @@ export class ResourceRegistry {
     checkName('jobDefinitionName', name);
     const type = input.type as 'container' | 'multinode';
     const cp = input.containerProperties as JobDefinition['containerProperties'];
-    if (type === 'container' && !cp && !input.ecsProperties && !input.eksProperties)
+    const eks = input.eksProperties as EksProperties | undefined;
+    if (type === 'container' && !cp && !input.ecsProperties && !eks)
       throw new ClientException(
         'containerProperties is required for a job definition of type container: give at least {"image": "...", "command": [...]}',
       );
+    if (type === 'multinode') checkNodeProperties(input.nodeProperties);
+    else if (input.nodeProperties)
+      throw new ClientException(
+        `nodeProperties is given for a job definition of type ${JSON.stringify(type)}; nodeProperties needs type multinode (a multi-node parallel job)`,
+      );
+    const kinds = ['containerProperties', 'ecsProperties', 'eksProperties', 'nodeProperties'].filter((k) => input[k]);
+    if (kinds.length > 1)
+      throw new ClientException(
+        `${kinds.join(' and ')} are given; a job definition has exactly one of containerProperties, ecsProperties, eksProperties or nodeProperties`,
+      );
+    if (eks) {
+      if (type !== 'container')
+        throw new ClientException(`eksProperties needs type container; got type ${JSON.stringify(type)}`);
+      checkEksProperties(eks, 'eksProperties');
+    }
     if (cp) {
       checkEnvironment(cp.environment, 'containerProperties.environment');
       checkResourceRequirements(cp.resourceRequirements, 'containerProperties.resourceRequirements');
+      checkRepositoryCredentials(cp.repositoryCredentials, 'containerProperties.repositoryCredentials');
       if (cp.vcpus !== undefined && cp.vcpus < 1)
         throw new ClientException(`containerProperties.vcpus must be at least 1; got ${cp.vcpus}`);
       if (cp.memory !== undefined && cp.memory < 4)
@@ -386,6 +468,7 @@ export class ResourceRegistry {
     }
     checkRetryStrategy(input.retryStrategy as RetryStrategy | undefined, 'retryStrategy');
     checkTimeout(input.timeout as { attemptDurationSeconds?: number } | undefined, 'timeout');
+    this.consumables.resolve(input.consumableResourceProperties as Input | undefined, 'consumableResourceProperties');
     const list = this.jobDefinitions.get(name) ?? [];
     const revision = (list[list.length - 1]?.revision ?? 0) + 1;
     const arn = batchArn(this.arn, 'job-definition', `${name}:${revision}`);
@@ -398,6 +481,7 @@ export class ResourceRegistry {
       ...(input.parameters ? { parameters: input.parameters as Record<string, string> } : {}),
       ...(input.retryStrategy ? { retryStrategy: input.retryStrategy as RetryStrategy } : {}),
       ...(cp ? { containerProperties: cp } : {}),
+      ...(eks ? { eksProperties: eks } : {}),
       ...(input.timeout ? { timeout: input.timeout as { attemptDurationSeconds?: number } } : {}),
       ...(input.tags ? { tags: input.tags as Tags } : {}),
       ...(input.propagateTags !== undefined ? { propagateTags: input.propagateTags as boolean } : {}),
@@ -476,6 +560,16 @@ export class ResourceRegistry {
         `fairsharePolicy.shareDistribution has ${shares.length} entries; at most 500 are allowed`,
       );
     shares.forEach((s, i) => {
+      const id = s.shareIdentifier as string;
+      if (!SHARE_ID_RE.test(id))
+        throw new ClientException(
+          `fairsharePolicy.shareDistribution[${i}].shareIdentifier ${JSON.stringify(id)} is not valid: up to 255 letters and digits, optionally followed by an asterisk (*)`,
+        );
+      const clash = shares.findIndex((o, j) => j !== i && sharesOverlap(id, o.shareIdentifier as string));
+      if (clash >= 0)
+        throw new ClientException(
+          `fairsharePolicy.shareDistribution: share identifiers ${JSON.stringify(id)} and ${JSON.stringify(shares[clash]!.shareIdentifier)} overlap; the list of share identifiers in a fair-share policy can't overlap (e.g. UserA* and UserA1)`,
+        );
       const w = s.weightFactor as number | undefined;
       if (w !== undefined && (w < 0.0001 || w > 999.9999))
         throw new ClientException(
@@ -534,7 +628,12 @@ export class ResourceRegistry {
 
   describeSchedulingPolicies(input: Input): { schedulingPolicies: SchedulingPolicy[] } {
     const arns = input.arns as string[];
-    return { schedulingPolicies: arns.map((a) => this.policyByArn(a)).filter((p): p is SchedulingPolicy => !!p) };
+    return {
+      schedulingPolicies: arns
+        .map((a) => this.policyByArn(a))
+        .filter((p): p is SchedulingPolicy => !!p)
+        .map(schedulingPolicyDetail),
+    };
   }
 
   listSchedulingPolicies(input: Input): { schedulingPolicies: { arn: string }[]; nextToken?: string } {
@@ -556,12 +655,14 @@ export class ResourceRegistry {
   taggable(arn: string): { tags: Tags | undefined; save: (tags: Tags) => Promise<void> } | undefined {
     const p = parseBatchArn(arn);
     if (!p) return undefined;
+    if (p.type === 'consumable-resource') return this.consumables.taggable(arn);
     if (p.type === 'compute-environment') {
       const ce = this.computeEnvironments.get(p.name);
       if (!ce) return undefined;
       return {
         tags: ce.tags,
         save: async (tags) => {
+          checkPoolTag(ce.type, tags);
           const c = { ...ce, tags };
           await this.store.putComputeEnvironment(c);
           this.computeEnvironments.set(c.computeEnvironmentName, c);
@@ -609,18 +710,14 @@ export class ResourceRegistry {
   }
 }
 
-/** The wire shape of a compute environment. */
-export function ceDetail(ce: ComputeEnvironment): ComputeEnvironment {
-  const { extra, createdAt: _c, ...rest } = ce;
-  return { ...(extra ?? {}), ...rest } as ComputeEnvironment;
-}
-
-export function queueDetail(q: JobQueue): JobQueue {
-  const { extra, createdAt: _c, ...rest } = q;
-  return { ...(extra ?? {}), ...rest } as JobQueue;
-}
-
-export function jobDefinitionDetail(d: JobDefinition): Record<string, unknown> {
-  const { extra, createdAt: _c, owner: _o, ...rest } = d;
-  return { ...(extra ?? {}), ...rest, containerOrchestrationType: 'ECS' };
+/** The tag that binds a compute environment to a Slurm partition: only on UNMANAGED ones, naming a partition. */
+function checkPoolTag(type: ComputeEnvironment['type'], tags: Tags | undefined): void {
+  const value = tags?.[SLURM_PARTITION_TAG];
+  if (value === undefined) return;
+  if (type !== 'UNMANAGED')
+    throw new ClientException(
+      `tag ${SLURM_PARTITION_TAG} binds an UNMANAGED compute environment to a Slurm partition; this one is ${type}: create an UNMANAGED environment with unmanagedvCpus for the partition (docs/slurm.md)`,
+    );
+  const problem = partitionTagProblem(value);
+  if (problem) throw new ClientException(problem);
 }

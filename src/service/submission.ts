@@ -14,11 +14,13 @@ import {
   substituteParameters,
   type ContainerOverrides,
 } from '../core/job-spec.js';
+import { applyEksOverride, eksRun, type EksProperties, type EksPropertiesOverride } from '../core/eks-pod.js';
 import { checkName, checkRange } from '../core/names.js';
-import type { Job, RetryStrategy } from '../core/types.js';
+import { resolveNodes, totalResources, type NodeOverrides, type NodeProperties } from '../core/multinode.js';
+import type { ContainerProperties, Job, JobQueue, JobResources, RetryStrategy } from '../core/types.js';
 import type { ArrayMode } from './array-state.js';
-import type { Caller } from './job-service.js';
-import { checkRetryStrategy, checkTimeout, type ResourceRegistry } from './resources.js';
+import type { Caller } from '../core/caller.js';
+import { checkRetryStrategy, checkTimeout, SHARE_ID_RE, type ResourceRegistry } from './resources.js';
 
 type Input = Record<string, any>;
 
@@ -55,9 +57,23 @@ export async function buildJob(ctx: SubmissionContext, input: Input, bodyBytes: 
     throw new ClientException(
       `jobDefinition ${def.jobDefinitionName}:${def.revision} is INACTIVE (deregistered); use an ACTIVE revision`,
     );
-  if (def.type !== 'container' || !def.containerProperties)
+  const multinode = def.type === 'multinode';
+  if (!multinode && !def.containerProperties && !def.eksProperties)
     throw new ClientException(
-      `jobDefinition ${def.jobDefinitionName}:${def.revision} is of type ${def.type}; openbatch runs container jobs only`,
+      `jobDefinition ${def.jobDefinitionName}:${def.revision} is of type ${def.type} with ecsProperties; openbatch runs jobs with containerProperties, eksProperties or nodeProperties only`,
+    );
+  if (multinode) checkMultinodeSubmission(input, def.jobDefinitionName, def.revision);
+  else if (input.nodeOverrides)
+    throw new ClientException(
+      `nodeOverrides applies to a multi-node parallel job; ${def.jobDefinitionName}:${def.revision} is of type container: use containerOverrides`,
+    );
+  if (input.eksPropertiesOverride && !def.eksProperties)
+    throw new ClientException(
+      `eksPropertiesOverride applies to a job definition with eksProperties; ${def.jobDefinitionName}:${def.revision} has containerProperties: use containerOverrides`,
+    );
+  if (input.containerOverrides && def.eksProperties)
+    throw new ClientException(
+      `containerOverrides applies to a job definition with containerProperties; ${def.jobDefinitionName}:${def.revision} has eksProperties: use eksPropertiesOverride`,
     );
   const arraySize = (input.arrayProperties as { size?: number } | undefined)?.size;
   if (input.arrayProperties && arraySize === undefined)
@@ -74,6 +90,7 @@ export async function buildJob(ctx: SubmissionContext, input: Input, bodyBytes: 
   const timeout = (input.timeout as Job['timeout']) ?? def.timeout;
   checkTimeout(input.timeout as Job['timeout'], 'timeout');
   checkRange('schedulingPriorityOverride', input.schedulingPriorityOverride as number | undefined, 0, 9999);
+  checkShareIdentifier(queue, input.shareIdentifier as string | undefined);
 
   const dependsOn = (input.dependsOn as Job['dependsOn'] | undefined) ?? [];
   if (dependsOn.length > 20)
@@ -81,6 +98,11 @@ export async function buildJob(ctx: SubmissionContext, input: Input, bodyBytes: 
   let arrayMode: ArrayMode = 'PARALLEL';
   const depIds: string[] = [];
   dependsOn.forEach((d, i) => {
+    // AWS treats SEQUENTIAL with a jobId on a job that is not an array as a plain dependency on that job.
+    if (d.type === 'SEQUENTIAL' && d.jobId && arraySize === undefined) {
+      depIds.push(d.jobId);
+      return;
+    }
     if (d.type === 'SEQUENTIAL') {
       if (arraySize === undefined)
         throw new ClientException(
@@ -106,7 +128,7 @@ export async function buildJob(ctx: SubmissionContext, input: Input, bodyBytes: 
     }
     depIds.push(d.jobId);
   });
-  if (dependsOn.filter((d) => d.type === 'N_TO_N' || d.type === 'SEQUENTIAL').length > 1)
+  if (arraySize !== undefined && dependsOn.filter((d) => d.type === 'N_TO_N' || d.type === 'SEQUENTIAL').length > 1)
     throw new ClientException('dependsOn: an array job can have at most one SEQUENTIAL or N_TO_N dependency');
   const known = await ctx.findJobs(depIds);
   const missing = depIds.filter(
@@ -129,9 +151,43 @@ export async function buildJob(ctx: SubmissionContext, input: Input, bodyBytes: 
     ...(def.parameters ?? {}),
     ...((input.parameters as Record<string, string> | undefined) ?? {}),
   };
-  const cp = applyOverrides(def.containerProperties, overrides);
-  if (cp.command) cp.command = substituteParameters(cp.command, parameters);
-  const resources = resolveResources(cp, `job definition ${def.jobDefinitionName}:${def.revision}`);
+  const where = `job definition ${def.jobDefinitionName}:${def.revision}`;
+  let cp: ContainerProperties;
+  let resources: JobResources;
+  let eksProperties: EksProperties | undefined;
+  let nodeProperties: NodeProperties | undefined;
+  if (multinode) {
+    const resolved = resolveNodes(
+      def.extra!.nodeProperties as NodeProperties,
+      input.nodeOverrides as NodeOverrides | undefined,
+      where,
+    );
+    for (const r of resolved.nodeProperties.nodeRangeProperties)
+      if (r.container?.command)
+        r.container = { ...r.container, command: substituteParameters(r.container.command, parameters) };
+    nodeProperties = resolved.nodeProperties;
+    // The job's container is its main node's; its resources are all nodes' together (what capacity counts).
+    cp = resolved.nodes[nodeProperties.mainNode]!.containerProperties;
+    if (cp.command) cp = { ...cp, command: substituteParameters(cp.command, parameters) };
+    resources = totalResources(resolved.nodes);
+  } else if (def.eksProperties) {
+    eksProperties = applyEksOverride(def.eksProperties, input.eksPropertiesOverride as EksPropertiesOverride);
+    ({ containerProperties: cp, resources } = eksRun(eksProperties, where));
+  } else {
+    cp = applyOverrides(def.containerProperties!, overrides);
+    if (cp.command) cp.command = substituteParameters(cp.command, parameters);
+    resources = resolveResources(cp, where);
+  }
+
+  const consumables = input.consumableResourcePropertiesOverride
+    ? ctx.registry.consumables.resolve(
+        input.consumableResourcePropertiesOverride as Input,
+        'consumableResourcePropertiesOverride',
+      )
+    : ctx.registry.consumables.resolve(
+        def.extra?.consumableResourceProperties as Input | undefined,
+        `job definition ${def.jobDefinitionName}:${def.revision}'s consumableResourceProperties`,
+      );
 
   const jobId = randomUUID();
   const now = ctx.now;
@@ -161,11 +217,49 @@ export async function buildJob(ctx: SubmissionContext, input: Input, bodyBytes: 
     ...(input.schedulingPriorityOverride !== undefined || def.schedulingPriority !== undefined
       ? { schedulingPriority: (input.schedulingPriorityOverride ?? def.schedulingPriority) as number }
       : {}),
-    ...(input.shareIdentifier ? { shareIdentifier: input.shareIdentifier as string } : {}),
+    ...(input.shareIdentifier !== undefined ? { shareIdentifier: input.shareIdentifier as string } : {}),
     containerProperties: cp,
+    ...(eksProperties ? { eksProperties } : {}),
+    ...(nodeProperties ? { nodeProperties } : {}),
     resources,
+    ...(consumables ? { consumableResourceProperties: { consumableResourceList: consumables } } : {}),
     owner: { user: ctx.caller.user, pi: ctx.caller.pi },
     ...(arraySize !== undefined ? { arrayProperties: { size: arraySize }, arrayMode } : {}),
   };
   return job;
+}
+
+/** What SubmitJob refuses for a multi-node parallel job, in AWS's terms. */
+function checkMultinodeSubmission(input: Record<string, unknown>, name: string, revision: number): void {
+  if (input.containerOverrides || input.eksPropertiesOverride)
+    throw new ClientException(
+      `${input.containerOverrides ? 'containerOverrides' : 'eksPropertiesOverride'} does not apply to multi-node parallel job definition ${name}:${revision}: use nodeOverrides.nodePropertyOverrides with targetNodes`,
+    );
+  if (input.arrayProperties)
+    throw new ClientException(
+      `arrayProperties: ${name}:${revision} is a multi-node parallel job definition, and openbatch does not run a multi-node parallel job as an array job; leave arrayProperties out`,
+    );
+  const overrides = (input.nodeOverrides as NodeOverrides | undefined)?.nodePropertyOverrides ?? [];
+  overrides.forEach((o, i) =>
+    checkEnvironment(
+      o.containerOverrides?.environment,
+      `nodeOverrides.nodePropertyOverrides[${i}].containerOverrides.environment`,
+    ),
+  );
+}
+
+/** SubmitJob's share identifier rules, in the words of AWS's SubmitJob reference. */
+function checkShareIdentifier(queue: JobQueue, share: string | undefined): void {
+  if (queue.schedulingPolicyArn && share === undefined)
+    throw new ClientException(
+      `shareIdentifier is required: job queue ${queue.jobQueueName} has a fair-share scheduling policy, and if the job queue has a fair-share scheduling policy, then this parameter must be specified (e.g. --share-identifier labA)`,
+    );
+  if (!queue.schedulingPolicyArn && share !== undefined)
+    throw new ClientException(
+      `shareIdentifier: don't specify this parameter if the job queue doesn't have a fair-share scheduling policy; job queue ${queue.jobQueueName} is first in, first out, so leave shareIdentifier out`,
+    );
+  if (share !== undefined && !SHARE_ID_RE.test(share))
+    throw new ClientException(
+      `shareIdentifier ${JSON.stringify(share.length > 60 ? share.slice(0, 60) + '...' : share)} is not valid: it is limited to 255 alphanumeric characters, and can be followed by an asterisk (*)`,
+    );
 }

@@ -71,9 +71,9 @@ function scenarios(shared: string, secret: string): Record<string, Record<string
     timeout: { command: ['sleep', '300'], linuxParameters: { initProcessEnabled: true }, timeout: 60 },
     missingImage: { command: ['true'], image: 'registry.invalid/openbatch/none:1' },
     // Running across the server's SIGKILL: one finishes after the restart, one while no server runs.
-    reattachOk: { command: sh('sleep 6; echo once >> /shared/reattach-$AWS_BATCH_JOB_ID'), ...mount },
-    reattachExit: { command: sh('sleep 6; exit 3') },
-    exitsWhileDown: { command: sh('sleep 2; exit 4') },
+    reattachOk: { command: sh('sleep 12; echo once >> /shared/reattach-$AWS_BATCH_JOB_ID'), ...mount },
+    reattachExit: { command: sh('sleep 12; exit 3') },
+    exitsWhileDown: { command: sh('sleep 6; exit 4') },
   };
 }
 
@@ -152,7 +152,7 @@ print(json.dumps(out))
       ['reattachOk', 'reattachExit', 'exitsWhileDown'].every((n) => j[ids[n]!]?.status === 'RUNNING'),
     );
     await server.stop({ keepData: true, signal: 'SIGKILL' });
-    await new Promise((r) => setTimeout(r, 3000)); // exitsWhileDown ends meanwhile
+    await new Promise((r) => setTimeout(r, 7000)); // exitsWhileDown ends meanwhile
     server = await startTestServer({ dataDir, args: args() });
 
     aws(AWS_V1, server.url, server.env, [

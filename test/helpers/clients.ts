@@ -50,3 +50,30 @@ export async function waitFor<T>(
   }
   throw new Error(`timed out waiting for ${what}; last value: ${JSON.stringify(last)}`);
 }
+
+/**
+ * The aws CLI calls a test of jobs keeps making against one server: `batch <args>`, one job's description, waiting for
+ * a job to reach a state, and a log stream's messages. `target` is read at each call (servers start in before()).
+ */
+export function jobsCli(target: () => { url: string; env: NodeJS.ProcessEnv }, bin = AWS_V2) {
+  const batch = (args: string[]) => aws(bin, target().url, target().env, ['batch', ...args]);
+  const describe1 = (id: string) => batch(['describe-jobs', '--jobs', id]).jobs[0];
+  const until = (id: string, states: string[], ms = 90_000) =>
+    waitFor(
+      `job ${id} in ${states.join('/')}`,
+      () => describe1(id),
+      (j) => states.includes(j.status),
+      ms,
+    );
+  const logOf = (stream: string): string[] =>
+    aws(bin, target().url, target().env, [
+      'logs',
+      'get-log-events',
+      '--log-group-name',
+      '/aws/batch/job',
+      '--log-stream-name',
+      stream,
+      '--start-from-head',
+    ]).events.map((e: { message: string }) => e.message);
+  return { batch, describe1, until, logOf };
+}

@@ -57,7 +57,7 @@ export async function signedFetch(
   server: { url: string } & Creds,
   path: string,
   body: string | Buffer | object,
-  opts: { method?: string; creds?: Creds; headers?: Record<string, string>; signingDate?: Date } = {},
+  opts: { method?: string; service?: string; creds?: Creds; headers?: Record<string, string>; signingDate?: Date } = {},
 ): Promise<RawResponse> {
   const raw = typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body);
   const s = await signRequest(server.url, opts.creds ?? server, path, raw, opts);

@@ -267,6 +267,7 @@ print(json.dumps(wait([t], timeout=120)[t]))
     assert.equal(r.statusReason, 'Job attempt duration exceeded timeout');
     assert.equal(r.attempts.length, 1);
     const took = r.attempts[0].stoppedAt - r.attempts[0].startedAt;
-    assert.ok(took >= 60_000 && took < 70_000, `attempt ran ${took} ms`);
+    // Stopped at its timeout, not at some later sweep (the bound leaves room for a loaded machine).
+    assert.ok(took >= 60_000 && took < 90_000, `attempt ran ${took} ms`);
   });
 });

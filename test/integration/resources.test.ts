@@ -264,12 +264,16 @@ print(json.dumps([before, b.list_tags_for_resource(resourceArn=arn)['tags']]))
     assert.equal(bad.name, 'ClientException');
   });
 
-  void it('an unknown operation is a 4xx JSON ClientException, not a 404 page', async () => {
-    for (const path of ['/v1/nosuchoperation', '/v1/createserviceenvironment', '/nothing/here']) {
-      const r = await signedFetch(server, path, {});
+  void it('an unknown operation is a 4xx AWS error in JSON, not a 404 page', async () => {
+    for (const [path, type] of [
+      ['/v1/nosuchoperation', 'ClientException'],
+      ['/v1/createserviceenvironment', 'ClientException'],
+      ['/nothing/here', 'UnknownOperationException'],
+    ]) {
+      const r = await signedFetch(server, path!, {});
       assert.ok(r.status >= 400 && r.status < 500, `${path}: ${r.status}`);
-      assert.equal(r.headers.get('x-amzn-errortype'), 'ClientException');
-      assert.equal(r.json.__type, 'ClientException');
+      assert.equal(r.headers.get('x-amzn-errortype'), type);
+      assert.equal(r.json.__type, type);
       assert.ok(r.json.message.length > 20);
     }
   });

@@ -169,29 +169,52 @@ void describe('signatures, rate limiting and the process runtime opt-in', () => 
     );
   });
 
-  void it('rate-limits failed authentications per key and per address', async () => {
+  void it('limits only failed authentications: valid signatures are always served, failures audited', async () => {
     const body = '{}';
+    const since = new Date().toISOString();
     const wrong = { accessKeyId: alice.accessKeyId, secretAccessKey: 'not-the-secret' };
     const statuses: number[] = [];
-    for (let i = 0; i < 8; i++)
+    // Far past the limit (8): a misconfigured script on a shared login node.
+    for (let i = 0; i < 40; i++)
       statuses.push((await send(await sign(srv.url, wrong, '/v1/describejobqueues', body))).status);
+    assert.deepEqual(statuses.slice(0, 7), Array(7).fill(403), String(statuses));
     assert.ok(
-      statuses.every((s) => s === 403),
-      String(statuses),
+      statuses.slice(8).every((s) => s === 429),
+      `failures past the limit are throttled: ${String(statuses)}`,
     );
-    // Now even a correctly signed request of that key, and of root from this address, is refused for a while.
-    const right = await send(await sign(srv.url, alice, '/v1/describejobqueues', body));
-    assert.equal(right.status, 429);
-    assert.equal(right.body.__type, 'ThrottlingException');
-    assert.match(right.body.message, /too many failed authentications/);
-    const root = await send(
-      await sign(
-        srv.url,
-        { accessKeyId: srv.accessKeyId, secretAccessKey: srv.secretAccessKey },
-        '/v1/describejobqueues',
-        body,
-      ),
+    const throttled = await send(await sign(srv.url, wrong, '/v1/describejobqueues', body));
+    assert.equal(throttled.status, 429);
+    assert.equal(throttled.body.__type, 'ThrottlingException');
+    assert.match(throttled.body.message, /too many failed authentications.*correctly signed requests are still served/);
+    // The same key correctly signed, and root, from the same address: served every time.
+    for (let i = 0; i < 10; i++) {
+      const right = await send(await sign(srv.url, alice, '/v1/describejobqueues', body));
+      assert.equal(right.status, 200, JSON.stringify(right.body));
+      const root = await send(
+        await sign(
+          srv.url,
+          { accessKeyId: srv.accessKeyId, secretAccessKey: srv.secretAccessKey },
+          '/v1/describejobqueues',
+          body,
+        ),
+      );
+      assert.equal(root.status, 200, JSON.stringify(root.body));
+    }
+    // The real aws CLI with the right key works too.
+    aws(AWS_V1, srv.url, userEnv(srv, alice), ['batch', 'describe-job-queues']);
+    // Failures are audited with address, key id and reason, up to the limit (a flood cannot fill the audit log),
+    // and no secret is written.
+    const records = (JSON.parse(admin(srv.env, ['audit', '--json', '--limit', '1000'])).records as any[]).filter(
+      (r) => r.operation === 'Authenticate',
     );
-    assert.equal(root.status, 429);
+    const mine = records.filter((r) => r.target === `accessKeyId:${alice.accessKeyId}` && r.time >= since);
+    assert.ok(mine.length >= 8 && mine.length <= 9, `audited ${mine.length} of 41 failures`);
+    for (const r of mine) {
+      assert.equal(r.userName, 'alice');
+      assert.match(r.source, /127\.0\.0\.1/);
+      assert.match(r.outcome, /^InvalidSignatureException: The request signature we calculated does not match/);
+    }
+    const text = JSON.stringify(records);
+    assert.ok(!text.includes(alice.secretAccessKey) && !text.includes('not-the-secret'), 'no secret in the audit log');
   });
 });

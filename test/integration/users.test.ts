@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { aws, AWS_V1, python, requireBinary, run, waitFor } from '../helpers/clients.js';
-import { REPO, startTestServer, type TestServer } from '../helpers/server.js';
+import { REPO, startTestServer, storedBytes, type TestServer } from '../helpers/server.js';
 import { admin, userEnv, type Creds } from '../helpers/users.js';
 
 /** aws CLI call expected to fail; returns its stderr. */
@@ -135,7 +135,7 @@ void describe('users, PI groups and access control', () => {
       '--type',
       'container',
       '--container-properties',
-      JSON.stringify({ image: 'busybox', command: ['sleep', '30'], resourceRequirements: JSON.parse(RES) }),
+      JSON.stringify({ image: 'busybox', command: ['sleep', '300'], resourceRequirements: JSON.parse(RES) }),
     ]);
     const job = aws(AWS_V1, srv.url, cEnv, [
       'batch',
@@ -211,7 +211,7 @@ void describe('users, PI groups and access control', () => {
     aws(AWS_V1, srv.url, cEnv, ['batch', 'terminate-job', '--job-id', job.jobId, '--reason', 'done']);
   });
 
-  void it('job roles: users pass only their own PI role; role credentials reach the job and nowhere else', async () => {
+  void it('job roles: users pass only their own PI role; role credentials reach the job through the credentials endpoint only', async () => {
     const aEnv = userEnv(srv, alice);
     const def = (name: string, role: string, command: string[]) => [
       'batch',
@@ -294,8 +294,11 @@ void describe('users, PI groups and access control', () => {
     const envFile = join(outDir, `env-${job.jobId}`);
     assert.ok(existsSync(envFile));
     const env = readFileSync(envFile, 'utf8');
-    assert.match(env, /^AWS_ACCESS_KEY_ID=LABAKEY$/m);
-    assert.match(env, new RegExp(`^AWS_SECRET_ACCESS_KEY=${ROLE_SECRET}$`, 'm'));
+    // The job finds its role's credentials at the container credentials endpoint, never in its environment.
+    assert.match(env, /^AWS_CONTAINER_CREDENTIALS_FULL_URI=http:\/\/127\.0\.0\.1:\d+\/v1\/credentials$/m);
+    assert.match(env, /^AWS_CONTAINER_AUTHORIZATION_TOKEN=\S+$/m);
+    assert.doesNotMatch(env, /^AWS_(ACCESS_KEY_ID|SECRET_ACCESS_KEY)=/m);
+    assert.ok(!env.includes(ROLE_SECRET));
     assert.match(env, /^AWS_ENDPOINT_URL=http:\/\/s3\.lab-a\.example:9000$/m);
     assert.match(env, /^AWS_DEFAULT_REGION=us-east-1$/m);
     // Nowhere else: not in DescribeJobs (as the user or as admin), not in the server's output, not in the database files.
@@ -306,10 +309,13 @@ void describe('users, PI groups and access control', () => {
       ),
     );
     assert.ok(!srv.output().includes(ROLE_SECRET));
-    for (const f of ['openbatch.db', 'identity.db'])
-      assert.ok(!readFileSync(join(srv.dataDir, f)).includes(ROLE_SECRET), `${f} holds the role secret in clear`);
+    // On SQLite its database files, on PostgreSQL a dump of its database.
+    const stored = storedBytes(srv);
+    assert.ok(stored.length > 0);
+    assert.ok(stored.includes(alice.accessKeyId), 'the dump holds the stored keys');
+    assert.ok(!stored.includes(ROLE_SECRET), 'the store holds the role secret in clear');
     // A user's secret is not stored in clear either.
-    assert.ok(!readFileSync(join(srv.dataDir, 'identity.db')).includes(alice.secretAccessKey));
+    assert.ok(!stored.includes(alice.secretAccessKey));
   });
 
   void it('rotate-key refuses the old key at once; disable/enable take effect immediately', () => {

@@ -293,7 +293,8 @@ void describe('explain()', () => {
       ce('u', 4, { managed: false }),
     ]);
     assert.equal(r?.code, WaitCode.COMPUTE_ENVIRONMENT_MAX_RESOURCE);
-    assert.match(r.text, /mixed \(DISABLED\), u \(UNMANAGED\)/);
+    assert.match(r.text, /mixed \(DISABLED\), u \(UNMANAGED with no capacity attached\)/);
+    assert.match(r.text, /tagging it openbatch:slurm-partition=<partition>/);
   });
   void it('CAPACITY with the facts: vCPUs in use, jobs, and how many wait ahead', () => {
     const c = ce('mixed', 2, { usedVcpus: 2, runningJobs: 2 });
@@ -314,5 +315,63 @@ void describe('explain()', () => {
       1,
     );
     assert.match(h.text, /4 of 4 host vCPUs in use by 4 jobs; needs 1; 1 job ahead/);
+  });
+});
+
+void describe('capacity pools (an UNMANAGED environment bound to a Slurm partition)', () => {
+  const pool = (name: string, maxVcpus: number, extra: Partial<SchedComputeEnvironment> = {}) =>
+    ce(name, maxVcpus, { managed: false, pool: `slurm:${name}`, ...extra });
+  const queueOn = (ceNames: string[], jobs: ReturnType<typeof job>[]): SchedQueue => ({
+    arn: 'q/pooled',
+    name: 'pooled',
+    priority: 1,
+    computeEnvironments: ceNames.map((n) => `ce/${n}`),
+    runnable: jobs,
+  });
+
+  void it('places on a pool up to its vCPUs although this host is full, and never past them', () => {
+    const full = { ...host(2), usedVcpus: 2, usedMemoryMiB: 1_000_000, runningJobs: 2 };
+    const jobs = Array.from({ length: 10 }, (_, i) => job(`j${i}`, 2, 4096, 1));
+    const plan = schedule(snap(full, [pool('batch', 12)], [queueOn(['batch'], jobs)]));
+    assert.deepEqual(
+      plan.starts.map((p) => p.jobId),
+      ['j0', 'j1', 'j2', 'j3', 'j4', 'j5'],
+    );
+    assert.ok(plan.starts.every((p) => p.computeEnvironmentArn === 'ce/batch'));
+  });
+
+  void it('fills this host first when the queue lists it first, then the pool', () => {
+    const plan = schedule(
+      snap(
+        host(2),
+        [ce('local', 2), pool('batch', 4)],
+        [
+          queueOn(
+            ['local', 'batch'],
+            [1, 2, 3, 4].map((i) => job(`j${i}`, 1)),
+          ),
+        ],
+      ),
+    );
+    assert.deepEqual(
+      plan.starts.map((p) => [p.jobId, p.computeEnvironmentArn]),
+      [
+        ['j1', 'ce/local'],
+        ['j2', 'ce/local'],
+        ['j3', 'ce/batch'],
+        ['j4', 'ce/batch'],
+      ],
+    );
+  });
+
+  void it('an UNMANAGED environment with nothing attached takes nothing; a DISABLED pool neither', () => {
+    const plan = schedule(
+      snap(
+        host(8),
+        [ce('bare', 8, { managed: false }), pool('off', 8, { enabled: false })],
+        [queueOn(['bare', 'off'], [job('j', 1)])],
+      ),
+    );
+    assert.deepEqual(plan.starts, []);
   });
 });

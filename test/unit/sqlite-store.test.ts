@@ -4,33 +4,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Job } from '../../src/core/types.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
-
-const Q = 'arn:aws:batch:us-east-1:123456789012:job-queue/q';
-const jd = (name: string, rev: number) => `arn:aws:batch:us-east-1:123456789012:job-definition/${name}:${rev}`;
-
-function job(i: number, over: Partial<Job> = {}): Job {
-  const jobId = `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`;
-  return {
-    jobId,
-    jobArn: `arn:aws:batch:us-east-1:123456789012:job/${jobId}`,
-    jobName: `Job-${i % 2 ? 'odd' : 'even'}-${i}`,
-    jobQueueArn: Q,
-    jobDefinitionArn: jd(i % 3 ? 'alpha' : 'beta', 1 + (i % 2)),
-    status: 'RUNNABLE',
-    createdAt: 1_000 + Math.floor(i / 2), // pairs share a createdAt: the id breaks ties
-    statusChangedAt: 1_000,
-    attempts: [],
-    container: {},
-    dependsOn: [],
-    parameters: {},
-    containerProperties: { image: 'i', command: ['true'] },
-    resources: { vcpus: 1, memoryMiB: 16, gpus: 0 },
-    owner: { user: 'u', pi: i % 4 ? 'lab-a' : 'lab-b' },
-    ...over,
-  };
-}
+import { jd, job, Q } from '../store/fixtures.js';
 
 void describe('SqliteStore', () => {
   let dir: string;

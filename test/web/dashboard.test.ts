@@ -157,7 +157,17 @@ void describe('web dashboard (real server, real browser)', () => {
     const page = await newPage();
     await signIn(page, srv.url, srv.accessKeyId, srv.secretAccessKey);
     await page.goto(`${srv.url}/#/jobs/${ids.evil}`);
-    await page.locator('#job-name', { hasText: 'evil-job' }).waitFor();
+    await page
+      .locator('#job-name', { hasText: 'evil-job' })
+      .waitFor()
+      .catch(async (err: unknown) => {
+        // Say what the page showed instead (an error message, another job, nothing).
+        const shown = await page
+          .locator('#page')
+          .textContent()
+          .catch(() => '(unreadable)');
+        throw new Error(`${(err as Error).message}\nthe page showed: ${shown?.slice(0, 2000)}`);
+      });
     assert.match((await page.locator('#job-command').textContent()) ?? '', /<script>window.__pwned=1<\/script>/);
     const env = await page.locator('table.env').textContent();
     assert.match(env ?? '', /<img src=x onerror="window.__pwned=1">/);

@@ -4,7 +4,7 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AccessDeniedException, ApiError, ClientException } from '../../core/errors.js';
-import type { Caller } from '../../service/job-service.js';
+import type { Caller } from '../../core/caller.js';
 import type { AuditLog } from '../../service/users/audit-log.js';
 import type { IdentityDirectory } from '../../service/users/identity-directory.js';
 
@@ -19,23 +19,39 @@ const str = (i: Input, k: string, required = true): string | undefined => {
 };
 
 /** Operation (lower case) -> handler. */
-function operations(dir: IdentityDirectory, audit: AuditLog): Record<string, (i: Input) => unknown> {
+function operations(
+  dir: IdentityDirectory,
+  audit: AuditLog,
+  extra: Record<string, (i: Input) => unknown>,
+): Record<string, (i: Input) => unknown> {
   return {
+    ...extra,
     onboard: (i) => dir.onboard(i.userName, i.pi, i.rotateKey === true),
-    listusers: () => ({ users: dir.listUsers() }),
-    disableuser: (i) => ({ user: dir.setDisabled(i.userName, true) }),
-    enableuser: (i) => ({ user: dir.setDisabled(i.userName, false) }),
+    listusers: async () => ({ users: await dir.listUsers() }),
+    disableuser: async (i) => ({ user: await dir.setDisabled(i.userName, true) }),
+    enableuser: async (i) => ({ user: await dir.setDisabled(i.userName, false) }),
     rotatekey: (i) => dir.rotateKey(i.userName),
-    makeadmin: (i) => ({ user: dir.setAdmin(i.userName, i.admin !== false) }),
+    makeadmin: async (i) => ({ user: await dir.setAdmin(i.userName, i.admin !== false) }),
     setrole: (i) =>
       dir.setRoleCredentials(i.pi, {
         accessKeyId: str(i, 'accessKeyId')!,
         secretAccessKey: str(i, 'secretAccessKey')!,
         ...(i.endpointUrl !== undefined ? { endpointUrl: str(i, 'endpointUrl')! } : {}),
         ...(i.region !== undefined ? { region: str(i, 'region')! } : {}),
+        ...(i.secretsEndpointUrl !== undefined ? { secretsEndpointUrl: str(i, 'secretsEndpointUrl')! } : {}),
+        ...(i.stsEndpointUrl !== undefined || i.assumeRoleArn !== undefined
+          ? {
+              sts: {
+                endpointUrl: str(i, 'stsEndpointUrl')!,
+                roleArn: str(i, 'assumeRoleArn')!,
+                ...(i.durationSeconds !== undefined ? { durationSeconds: Number(i.durationSeconds) } : {}),
+                ...(i.policy !== undefined ? { policy: str(i, 'policy')! } : {}),
+              },
+            }
+          : {}),
       }),
-    listaudit: (i) => {
-      const rows = audit.list({
+    listaudit: async (i) => {
+      const rows = await audit.list({
         ...(typeof i.limit === 'number' ? { limit: i.limit } : {}),
         ...(typeof i.nextToken === 'string' ? { beforeSeq: Number(i.nextToken) } : {}),
         ...(typeof i.userName === 'string' ? { user: i.userName } : {}),
@@ -65,8 +81,8 @@ function send(reply: FastifyReply, status: number, body: unknown, errorType?: st
 }
 
 /** A `plugins` entry for buildHttpServer. */
-export function adminApi(dir: IdentityDirectory, audit: AuditLog) {
-  const ops = operations(dir, audit);
+export function adminApi(dir: IdentityDirectory, audit: AuditLog, extra: Record<string, (i: Input) => unknown> = {}) {
+  const ops = operations(dir, audit, extra);
   return (app: FastifyInstance, verify: Verify): void => {
     app.post('/admin/v1/:op', async (req, reply) => {
       const op = (req.params as { op: string }).op.toLowerCase();
@@ -97,7 +113,7 @@ export function adminApi(dir: IdentityDirectory, audit: AuditLog) {
           throw new AccessDeniedException(
             `User ${caller.user} is not authorized to call the admin API (${op}): only root or an admin user can manage users and roles`,
           );
-        const out = handler(input);
+        const out = await handler(input);
         recordAudit(caller, 'OK');
         return send(reply, 200, out);
       } catch (err) {

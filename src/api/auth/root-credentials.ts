@@ -2,7 +2,7 @@
  * The root credentials: from OPENBATCH_ROOT_ACCESS_KEY_ID / OPENBATCH_ROOT_SECRET_ACCESS_KEY, or generated on the
  * first start and kept in `<data>/root-credentials` (mode 0600, like ~/.aws/credentials).
  */
-import { randomBytes } from 'node:crypto';
+import { newAccessKeyId, newSecretAccessKey } from '../../core/access-keys.js';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -12,20 +12,6 @@ export interface RootCredentials {
   /** Where they are kept, when generated. */
   file?: string;
   generated: boolean;
-}
-
-const ALNUM = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
-
-/** An AWS-shaped access key id: 20 characters, upper-case letters and digits. */
-export function newAccessKeyId(prefix = 'OBRK'): string {
-  const bytes = randomBytes(16);
-  let s = prefix;
-  for (let i = 0; s.length < 20; i++) s += ALNUM[bytes[i]! % 32];
-  return s;
-}
-
-export function newSecretAccessKey(): string {
-  return randomBytes(30).toString('base64').replace(/[+/=]/g, 'x').slice(0, 40);
 }
 
 export function loadRootCredentials(dataDir: string): RootCredentials {

@@ -3,8 +3,10 @@
  * Access rules (admins vs. PI users) are applied here, at the edge, so the services stay about Batch itself.
  */
 import { AccessDeniedException, ClientException } from '../../core/errors.js';
-import type { Caller, JobService } from '../../service/job-service.js';
+import type { Caller } from '../../core/caller.js';
+import type { JobService } from '../../service/jobs/job-service.js';
 import type { ResourceRegistry } from '../../service/resources.js';
+import { consumableOperations } from './consumable-operations.js';
 
 type Input = Record<string, any>;
 
@@ -59,7 +61,7 @@ async function tagTarget(s: BatchServices, ctx: BatchContext, arn: string) {
       return { tags: job.tags, save: (tags: Record<string, string>) => s.jobs.saveJobTags(job, tags) };
   }
   throw new ClientException(
-    `resourceArn ${JSON.stringify(arn)} does not name an existing compute environment, job queue, job definition revision, job or scheduling policy`,
+    `resourceArn ${JSON.stringify(arn)} does not name an existing compute environment, job queue, job definition revision, job, scheduling policy or consumable resource`,
   );
 }
 
@@ -118,6 +120,7 @@ export const BATCH_OPERATIONS: Record<string, Handler> = {
   },
   DescribeJobs: (s, ctx, i) => s.jobs.describe(ctx.caller, i),
   ListJobs: (s, ctx, i) => s.jobs.list(ctx.caller, i),
+  GetJobQueueSnapshot: (s, _c, i) => s.jobs.queueSnapshot(i),
   CancelJob: (s, ctx, i) => s.jobs.cancel(ctx.caller, i),
   TerminateJob: (s, ctx, i) => s.jobs.terminate(ctx.caller, i),
 
@@ -149,6 +152,14 @@ export const BATCH_OPERATIONS: Record<string, Handler> = {
   },
   ListTagsForResource: async (s, ctx, i) => ({ tags: (await tagTarget(s, ctx, i.resourceArn as string)).tags ?? {} }),
 };
+
+/** What an operation file gets to build its part of the table. */
+export interface BatchOperationTable {
+  adminOnly: typeof adminOnly;
+  table: Record<string, Handler>;
+}
+
+Object.assign(BATCH_OPERATIONS, consumableOperations(adminOnly));
 
 /** Lower-case route name -> model operation name. */
 export const BATCH_ROUTES = new Map(Object.keys(BATCH_OPERATIONS).map((name) => [name.toLowerCase(), name]));

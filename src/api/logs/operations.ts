@@ -10,7 +10,7 @@
 import { InvalidParameterException, ResourceNotFoundException } from '../../core/errors.js';
 import type { LogStore, LogStreamRecord } from '../../core/ports.js';
 import { EVENT_OVERHEAD_BYTES } from '../../service/log-capture.js';
-import type { Caller } from '../../service/job-service.js';
+import type { Caller } from '../../core/caller.js';
 import type { JsonTargetApi } from '../http.js';
 import { loadServiceModel } from '../model-validator.js';
 import { parseFilterPattern } from './filter-pattern.js';

@@ -9,12 +9,12 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ClientException } from '../../core/errors.js';
-import type { Store } from '../../core/ports.js';
-import { JOB_STATUSES, isTerminal, type Job, type JobStatus } from '../../core/types.js';
-import type { Caller, JobService } from '../../service/job-service.js';
+import type { JobChange, Store } from '../../core/ports.js';
+import { JOB_STATUSES, isTerminal, type JobStatus } from '../../core/types.js';
+import type { Caller } from '../../core/caller.js';
+import type { JobService } from '../../service/jobs/job-service.js';
 import type { ResourceRegistry } from '../../service/resources.js';
 import type { IdentityResolver } from '../http.js';
-import { UsageHistory } from './history.js';
 import { EventHub } from './events.js';
 import { clearedCookie, readCookie, SESSION_COOKIE, sessionCookie, SessionStore } from './sessions.js';
 import { loadStaticFiles, SECURITY_HEADERS } from './static-files.js';
@@ -37,11 +37,12 @@ export interface DashboardDeps {
   jobs: JobService;
   store: Store;
   identities: IdentityResolver;
+  /** Signs session cookies (any replica sharing the server key accepts them). */
+  sessionKey: Buffer;
   logs?: DashboardLogReader;
   /** Registers the listener called on every job status change (live updates). */
-  onJobChange?(listener: (job: Job) => void): void;
-  /** Chart sampling interval; 30 s by default. */
-  sampleIntervalMs?: number;
+  /** Subscribes to status changes made on any replica. */
+  onJobChange?(listener: (change: JobChange) => void): void;
 }
 
 const PAGE_SIZE = 50;
@@ -63,17 +64,11 @@ function intParam(q: Query, name: string): number | undefined {
 /** Builds the plugin that mounts the dashboard on the API's fastify app. */
 export function dashboardPlugin(deps: DashboardDeps): (app: FastifyInstance) => void {
   return (app) => {
-    const sessions = new SessionStore(deps.identities);
+    const sessions = new SessionStore(deps.identities, deps.sessionKey);
     const files = loadStaticFiles();
-    const history = new UsageHistory(() => measure(deps.jobs), {
-      intervalMs: deps.sampleIntervalMs ?? 30_000,
-      windowMs: 3600_000,
-    });
-    history.start();
     const hub = new EventHub();
-    deps.onJobChange?.((job) => hub.jobChanged(job));
+    deps.onJobChange?.((change) => hub.jobChanged(change));
     app.addHook('preClose', (done) => {
-      history.stop();
       hub.close();
       done();
     });
@@ -159,7 +154,8 @@ export function dashboardPlugin(deps: DashboardDeps): (app: FastifyInstance) => 
         m[c.status] = (m[c.status] ?? 0) + c.count;
         byQueue.set(c.jobQueueArn, m);
       }
-      const snap = deps.jobs.snapshot();
+      const state = await deps.jobs.engineState();
+      const ceUse = new Map(state.computeEnvironments.map((c) => [c.arn, c]));
       return {
         statuses: JOB_STATUSES,
         queues: [...deps.registry.jobQueues.values()]
@@ -175,7 +171,7 @@ export function dashboardPlugin(deps: DashboardDeps): (app: FastifyInstance) => 
             counts: byQueue.get(q.jobQueueArn) ?? {},
           })),
         computeEnvironments: [...deps.registry.computeEnvironments.values()].map((ce) => {
-          const s = snap.computeEnvironments.get(ce.computeEnvironmentArn);
+          const s = ceUse.get(ce.computeEnvironmentArn);
           return {
             name: ce.computeEnvironmentName,
             type: ce.type,
@@ -186,8 +182,12 @@ export function dashboardPlugin(deps: DashboardDeps): (app: FastifyInstance) => 
             runningJobs: s?.runningJobs ?? 0,
           };
         }),
-        host: { vcpus: snap.host.vcpus, usedVcpus: snap.host.usedVcpus, runningJobs: snap.host.runningJobs },
-        history: history.series(),
+        host: { vcpus: state.host.vcpus, usedVcpus: state.host.usedVcpus, runningJobs: state.host.runningJobs },
+        // The leader's published last hour (kept across restarts), ending with the present.
+        history: [
+          ...(state.history ?? []),
+          { t: Date.now(), runningVcpus: state.host.usedVcpus, queuedJobs: state.queued },
+        ],
       };
     });
 
@@ -333,12 +333,4 @@ export function dashboardPlugin(deps: DashboardDeps): (app: FastifyInstance) => 
       return { from, to, byPi: [...byPi.values()].sort((a, b) => b.vcpuHours - a.vcpuHours), byUser: rows };
     });
   };
-}
-
-/** What the chart samples: vCPUs held by running attempts and RUNNABLE jobs waiting. */
-function measure(jobs: JobService): { runningVcpus: number; queuedJobs: number } {
-  const snap = jobs.snapshot();
-  let queued = 0;
-  for (const q of snap.queues) for (const _ of q.runnable) queued++;
-  return { runningVcpus: snap.host.usedVcpus, queuedJobs: queued };
 }

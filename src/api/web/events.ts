@@ -3,8 +3,8 @@
  * (a non-admin hears only about their PI group's jobs).
  */
 import type { ServerResponse } from 'node:http';
-import type { Job } from '../../core/types.js';
-import type { Caller } from '../../service/job-service.js';
+import type { JobChange } from '../../core/ports.js';
+import type { Caller } from '../../core/caller.js';
 import { SECURITY_HEADERS } from './static-files.js';
 
 interface Client {
@@ -39,9 +39,9 @@ export class EventHub {
     res.on('close', () => this.clients.delete(client));
   }
 
-  jobChanged(job: Job): void {
+  jobChanged(change: JobChange): void {
     if (this.clients.size === 0) return;
-    this.pending.set(job.jobId, { jobId: job.jobId, status: job.status, pi: job.owner?.pi ?? '' });
+    this.pending.set(change.jobId, { jobId: change.jobId, status: change.status, pi: change.pi });
     this.flushTimer ??= setTimeout(() => this.flush(), this.batchMs);
   }
 

@@ -12,6 +12,10 @@ export const LABEL = {
   attempt: 'openbatch.attempt',
   server: 'openbatch.server',
   gpus: 'openbatch.gpus',
+  /** On a pod's init container: its name (recover() removes these; the attempt is then reported lost). */
+  init: 'openbatch.init',
+  /** On a multi-node attempt's network: the job id (recover() removes these; the attempt is then reported lost). */
+  network: 'openbatch.network',
 } as const;
 
 interface LinuxParameters {
@@ -48,6 +52,10 @@ export function containerOptions(spec: RunSpec, ctx: ContainerContext): Docker.C
     Mounts: [],
   };
   if (lp.initProcessEnabled) host.Init = true;
+  // The credentials endpoint listens on the host's loopback; a container's own network cannot reach it.
+  if (spec.reachesHostLoopback) host.NetworkMode = 'host';
+  // A multi-node attempt's nodes share a network made for the attempt (runtime/local-multi-node.ts).
+  else if (spec.network) host.NetworkMode = spec.network;
   if (lp.sharedMemorySize) host.ShmSize = lp.sharedMemorySize * MiB;
   // AWS: maxSwap is the swap on top of memory; 0 means none; unset leaves the host's default.
   if (lp.maxSwap !== undefined) host.MemorySwap = memory + lp.maxSwap * MiB;
@@ -95,7 +103,12 @@ export function containerOptions(spec: RunSpec, ctx: ContainerContext): Docker.C
     AttachStderr: true,
     HostConfig: host,
   };
-  if (spec.command.length) opts.Cmd = spec.command;
+  // A pod container's command replaces the image's entrypoint, and then the image's command is not used either
+  // (Kubernetes' rule); args alone keep the entrypoint.
+  if (spec.entrypoint) {
+    opts.Entrypoint = spec.entrypoint;
+    opts.Cmd = spec.command;
+  } else if (spec.command.length) opts.Cmd = spec.command;
   if (cp.user) opts.User = cp.user;
   return opts;
 }

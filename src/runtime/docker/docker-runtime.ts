@@ -8,21 +8,31 @@
  *   OOM) -> remove container and scratch -> exited.
  * Containers are never auto-removed: the exit code and the OOM flag are read first. When the server stops, running
  * containers are left running; the next server re-attaches to them by label (recover()).
+ * A multi-node attempt's nodes are attempts of their own here, attached to a network made for the attempt
+ * (createNetwork; RunSpec.network); started() then reports the container's address on it.
  */
 import type Docker from 'dockerode';
-import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
+import { Writable, type Readable } from 'node:stream';
 import type { RunSpec, Runtime, RuntimeEvents, RuntimeStatus, ExitReport } from '../../core/ports.js';
+import { initContainerSpec } from '../../core/eks-pod.js';
 import { containerOptions, LABEL } from './container-config.js';
+import { isEngineTrouble, isEngineUnreachable, untilEngineAnswers } from './engine-outage.js';
 import { GpuPool } from './gpu-pool.js';
 import { ImagePuller } from './image-puller.js';
+import { NodeNetworks } from './node-networks.js';
+import { engineMessage, pullFailure } from './engine-words.js';
+import { OutputCursors, sinceParam, timestampNs } from './output-cursors.js';
 
 export interface DockerRuntimeOptions {
   docker: Docker;
   /** What the engine is, for status notes (e.g. "Docker Engine 20.10.24 at unix:///var/run/docker.sock"). */
   engine: string;
-  /** The server's data directory: labels this server's containers. */
+  /**
+   * Labels the containers of this deployment, which recover() re-attaches: the data directory of a single server,
+   * or the cluster id of a shared PostgreSQL database (any replica that leads next finds them).
+   */
   server: string;
   /** Parent of the per-attempt scratch directories (mounted at /tmp). */
   scratchRoot: string;
@@ -30,6 +40,8 @@ export interface DockerRuntimeOptions {
   stateDir: string;
   /** Time between SIGTERM and SIGKILL on stop. */
   stopGraceMs?: number;
+  /** How long attempts wait for an engine that stopped answering (restarted, crashed) before they are lost. */
+  engineOutageLimitMs?: number;
   /** GPUs of this host (indices 0..gpus-1). */
   gpus?: number;
   /** A Docker config.json (`{"auths": {...}}`) with registry credentials. */
@@ -48,32 +60,14 @@ interface Attempt {
 }
 
 const FAILED_TO_START = 'Task failed to start';
+/** How often a running container is looked at besides the engine's wait answer. */
+const RECHECK_MS = 5000;
+/** How many times an engine call that got a 5xx is made again (after 1, 2, 4 s). */
+const TRANSIENT_RETRIES = 3;
 const OOM_REASON = 'OutOfMemoryError: Container killed due to memory usage';
 const key = (jobId: string, attempt: number): string => `${jobId}#${attempt}`;
 const safeName = (jobId: string, attempt: number): string =>
   `openbatch-${jobId.replace(/[^A-Za-z0-9_.-]/g, '_')}-${attempt}`;
-
-/** The engine's own words for a failed call (dockerode wraps them in "(HTTP code 404) ..."). */
-export function engineMessage(err: unknown): string {
-  const e = err as { json?: { message?: string }; message?: string };
-  return (e.json?.message ?? e.message ?? String(err)).trim();
-}
-
-/** RFC 3339 timestamp with nanoseconds (the engine's log timestamps) -> nanoseconds since the epoch. */
-export function timestampNs(ts: string): bigint | undefined {
-  const m = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d)$/.exec(ts);
-  if (!m) return undefined;
-  const secs = Date.parse(`${m[1]}${m[3]}`) / 1000;
-  if (!Number.isFinite(secs)) return undefined;
-  return BigInt(secs) * 1_000_000_000n + BigInt((m[2] ?? '').padEnd(9, '0'));
-}
-
-/** The logs API's `since`: "seconds.nanoseconds". */
-function sinceParam(ts: string): number {
-  const ns = timestampNs(ts) ?? 0n;
-  // The engine parses the text as given; a string keeps all nine digits.
-  return `${ns / 1_000_000_000n}.${String(ns % 1_000_000_000n).padStart(9, '0')}` as unknown as number;
-}
 
 export class DockerRuntime implements Runtime {
   readonly name = 'docker';
@@ -81,10 +75,11 @@ export class DockerRuntime implements Runtime {
   private readonly attempts = new Map<string, Attempt>();
   private readonly gpus: GpuPool;
   private readonly graceSeconds: number;
+  private readonly outageLimitMs: number;
   private readonly puller: ImagePuller;
   /** The engine's timestamp of the last output record reported per attempt: where a re-attach resumes. */
-  private cursors: Record<string, string> = {};
-  private cursorTimer?: NodeJS.Timeout;
+  private readonly cursors: OutputCursors;
+  private readonly networks: NodeNetworks;
   private closed = false;
 
   constructor(
@@ -93,15 +88,13 @@ export class DockerRuntime implements Runtime {
   ) {
     this.docker = opts.docker;
     this.graceSeconds = Math.ceil((opts.stopGraceMs ?? 30_000) / 1000);
+    this.outageLimitMs = opts.engineOutageLimitMs ?? 15 * 60_000;
     this.gpus = new GpuPool(opts.gpus ?? 0);
     this.puller = new ImagePuller(opts.docker, opts.registryAuthFile);
     mkdirSync(opts.scratchRoot, { recursive: true });
     mkdirSync(opts.stateDir, { recursive: true });
-    try {
-      this.cursors = JSON.parse(readFileSync(this.cursorFile, 'utf8')) as Record<string, string>;
-    } catch {
-      this.cursors = {};
-    }
+    this.cursors = new OutputCursors(join(opts.stateDir, 'output-cursors.json'));
+    this.networks = new NodeNetworks(opts.docker, opts.server, (call) => this.withEngine(call), engineMessage);
   }
 
   status(): RuntimeStatus {
@@ -120,7 +113,12 @@ export class DockerRuntime implements Runtime {
     };
     this.attempts.set(key(a.jobId, a.attempt), a);
     this.run(a, spec).catch((err: unknown) =>
-      this.finish(a, { reason: `CannotStartContainerError: ${engineMessage(err)}`, statusReason: FAILED_TO_START }),
+      this.finish(
+        a,
+        a.running
+          ? { statusReason: `lost the container: ${engineMessage(err)}` }
+          : { reason: `CannotStartContainerError: ${engineMessage(err)}`, statusReason: FAILED_TO_START },
+      ),
     );
   }
 
@@ -146,32 +144,116 @@ export class DockerRuntime implements Runtime {
     // Any user the image runs as may write its scratch /tmp, as on a normal /tmp.
     chmodSync(a.scratch, 0o1777);
     try {
-      await this.puller.ensure(image);
+      // A registry's refusal comes back as a 5xx too: not worth asking again.
+      await this.withEngine(() => this.puller.ensure(image, spec.registryAuth), false);
     } catch (err) {
-      this.finish(a, { reason: `CannotPullContainerError: ${engineMessage(err)}`, statusReason: FAILED_TO_START });
+      this.finish(a, {
+        reason: pullFailure(image, err, spec.registryAuth !== undefined),
+        statusReason: FAILED_TO_START,
+      });
       return;
+    }
+    for (let i = 0; i < (spec.initContainers?.length ?? 0) && !a.stopRequested; i++) {
+      const init = spec.initContainers![i]!;
+      const code = await this.runInit(a, initContainerSpec(spec, i), init.name, gpus);
+      if (code === undefined) return;
+      if (code !== 0)
+        return this.finish(a, {
+          exitCode: code,
+          reason: `InitContainerError: init container ${init.name} exited with code ${code}`,
+        });
     }
     if (a.stopRequested) return this.finish(a, { statusReason: 'Job stopped before its container started' });
     const options = containerOptions(spec, { server: this.opts.server, scratchDir: a.scratch, gpus });
     let container: Docker.Container;
     try {
-      container = await this.docker.createContainer({ name: safeName(a.jobId, a.attempt), ...options });
+      container = await this.createOnce(safeName(a.jobId, a.attempt), options);
     } catch (err) {
       this.finish(a, { reason: `CannotStartContainerError: ${engineMessage(err)}`, statusReason: FAILED_TO_START });
       return;
     }
     a.container = container;
     try {
-      await container.start();
+      await this.withEngine(() => container.start());
     } catch (err) {
       await this.remove(container);
       this.finish(a, { reason: `CannotStartContainerError: ${engineMessage(err)}`, statusReason: FAILED_TO_START });
       return;
     }
     a.running = true;
-    this.events.started(a.jobId, a.attempt, { taskArn: `docker/${container.id.slice(0, 12)}` });
+    const address = spec.network ? await this.networks.addressOn(container, spec.network) : undefined;
+    this.events.started(a.jobId, a.attempt, {
+      taskArn: `docker/${container.id.slice(0, 12)}`,
+      ...(address ? { privateIpv4Address: address } : {}),
+    });
     if (a.stopRequested) this.sendStop(container);
     await this.follow(a, container);
+  }
+
+  /**
+   * A user-defined bridge network for the nodes of one multi-node attempt (runtime/local-multi-node.ts), labelled
+   * like its containers. One left by a server that stopped mid-attempt is replaced.
+   */
+  createNetwork(jobId: string, attempt: number): Promise<string> {
+    return this.networks.create(`${safeName(jobId, attempt)}-nodes`, jobId, attempt);
+  }
+
+  removeNetwork(name: string): Promise<void> {
+    return this.networks.remove(name);
+  }
+
+  /**
+   * Runs one init container of a pod to completion, its output going to the attempt's log; its exit code, or
+   * undefined when the attempt was finished here (it could not be pulled, created or started).
+   */
+  private async runInit(a: Attempt, spec: RunSpec, name: string, gpus: number[]): Promise<number | undefined> {
+    const image = spec.containerProperties.image!;
+    const fail = (prefix: string, err: unknown): undefined => {
+      this.finish(a, {
+        reason: `${prefix}: init container ${name}: ${engineMessage(err)}`,
+        statusReason: FAILED_TO_START,
+      });
+      return undefined;
+    };
+    try {
+      await this.puller.ensure(image);
+    } catch (err) {
+      return fail('CannotPullContainerError', err);
+    }
+    const options = containerOptions(spec, { server: this.opts.server, scratchDir: a.scratch, gpus });
+    options.Labels = { ...options.Labels, [LABEL.init]: name };
+    let container: Docker.Container;
+    try {
+      container = await this.docker.createContainer({
+        name: `${safeName(a.jobId, a.attempt)}-init-${name}`,
+        ...options,
+      });
+    } catch (err) {
+      return fail('CannotStartContainerError', err);
+    }
+    try {
+      await container.start();
+      a.container = container;
+      a.running = true;
+      if (a.stopRequested) this.sendStop(container);
+      const stream = await container.logs({ follow: true, stdout: true, stderr: true, timestamps: true });
+      const ended = new Promise((r) => {
+        stream.once('end', r);
+        stream.once('close', r);
+      });
+      // An engine that goes away mid-init ends the attempt below; its broken stream must not end the server.
+      stream.once('error', () => undefined);
+      this.pipe(a, stream);
+      const waited = (await container.wait()) as { StatusCode?: number };
+      await Promise.race([ended, new Promise((r) => setTimeout(r, 2000).unref())]);
+      return waited.StatusCode ?? -1;
+    } catch (err) {
+      return fail('CannotStartContainerError', err);
+    } finally {
+      a.running = false;
+      a.container = undefined;
+      await this.remove(container);
+    }
   }
 
   /**
@@ -179,21 +261,25 @@ export class DockerRuntime implements Runtime {
    * a later server can resume from the same place), then collects the exit.
    */
   private async follow(a: Attempt, container: Docker.Container): Promise<void> {
-    const cursor = this.cursors[key(a.jobId, a.attempt)];
-    const stream = await container.logs({
-      follow: true,
-      stdout: true,
-      stderr: true,
-      timestamps: true,
-      ...(cursor ? { since: sinceParam(cursor) } : {}),
-    });
+    const cursor = this.cursors.get(key(a.jobId, a.attempt));
+    const stream = await this.withEngine(() =>
+      container.logs({
+        follow: true,
+        stdout: true,
+        stderr: true,
+        timestamps: true,
+        ...(cursor ? { since: sinceParam(cursor) } : {}),
+      }),
+    );
     // Listen for the end now: for a quick job the log ends before wait() returns.
     const ended = new Promise((r) => {
       stream.once('end', r);
       stream.once('close', r);
     });
+    // A broken stream (the engine restarted or went away) is a reason to look at the container again, not a crash.
+    const broken = new Promise<'broken'>((r) => stream.once('error', () => r('broken')));
     this.pipe(a, stream, cursor ? timestampNs(cursor) : undefined);
-    await this.collect(a, container, ended);
+    await this.collect(a, container, { ended, broken, close: () => (stream as Readable).destroy() });
   }
 
   /**
@@ -211,10 +297,7 @@ export class DockerRuntime implements Runtime {
           const ns = timestampNs(ts);
           if (!this.closed && (after === undefined || ns === undefined || ns > after)) {
             this.events.output(a.jobId, a.attempt, source, ns === undefined ? chunk : chunk.subarray(space + 1));
-            if (ns !== undefined) {
-              this.cursors[k] = ts;
-              this.saveCursorsSoon();
-            }
+            if (ns !== undefined) this.cursors.set(k, ts);
           }
           done();
         },
@@ -222,21 +305,95 @@ export class DockerRuntime implements Runtime {
     this.docker.modem.demuxStream(stream, sink('stdout'), sink('stderr'));
   }
 
-  /** Waits for the container to exit, reads its exit code and OOM flag, removes it and reports. */
-  private async collect(a: Attempt, container: Docker.Container, ended: Promise<unknown>): Promise<void> {
-    const waited = (await container.wait()) as { StatusCode?: number };
+  /**
+   * Waits for the container to exit, reads its exit code and OOM flag, removes it and reports. The engine's wait
+   * answer is not trusted alone: when the engine restarts, that connection can die without a word, so the container
+   * is also looked at when its output stream breaks and every few seconds. A container still running after the
+   * engine came back (live-restore) is followed again from the output cursor.
+   */
+  private async collect(
+    a: Attempt,
+    container: Docker.Container,
+    output: { ended: Promise<unknown>; broken: Promise<'broken'>; close: () => void },
+  ): Promise<void> {
+    const waited = container.wait().then(
+      () => 'exited' as const,
+      () => 'lost' as const,
+    );
+    for (;;) {
+      const event = await Promise.race([
+        waited,
+        output.broken,
+        new Promise<'tick'>((r) => setTimeout(() => r('tick'), RECHECK_MS).unref()),
+      ]);
+      if (event === 'exited' || this.closed) break;
+      let state: Docker.ContainerInspectInfo['State'];
+      let engineWasAway = false;
+      try {
+        state = (await container.inspect()).State;
+      } catch (err) {
+        if (!isEngineUnreachable(err)) throw err;
+        engineWasAway = true;
+        await this.untilEngine();
+        state = (await this.withEngine(() => container.inspect())).State;
+      }
+      if (!state.Running) break;
+      if (event !== 'tick' || engineWasAway) {
+        // A stop sent while the engine was away was lost with it: send it again.
+        output.close();
+        if (a.stopRequested) this.sendStop(container);
+        return this.follow(a, container);
+      }
+    }
     // The output stream ends right after the exit; give it a moment so the last lines are reported first.
-    await Promise.race([ended, new Promise((r) => setTimeout(r, 2000).unref())]);
+    await Promise.race([output.ended, new Promise((r) => setTimeout(r, 2000).unref())]);
     // A stopping server leaves the container for the next one to collect.
     if (this.closed) return;
-    const info = await container.inspect();
-    const exitCode = info.State.ExitCode ?? waited.StatusCode ?? -1;
+    const info = await this.withEngine(() => container.inspect());
+    const exitCode = info.State.ExitCode ?? -1;
     // Some engines (cgroup v2 setups, Podman) do not set OOMKilled: a SIGKILL we did not send, with a memory limit
     // set, is the kernel's OOM killer.
     const memoryLimited = (info.HostConfig.Memory ?? 0) > 0;
     const oom = info.State.OOMKilled || (exitCode === 137 && memoryLimited && !a.stopRequested);
     await this.remove(container);
     this.finish(a, { exitCode, ...(oom ? { reason: OOM_REASON } : {}) });
+  }
+
+  /**
+   * Runs an engine call, waiting out an engine that does not answer (restart) and trying again once it does. An
+   * engine that answers 5xx (one shutting down says odd things) is asked again a few times, after a pause.
+   */
+  private async withEngine<T>(call: () => Promise<T>, retryTrouble = true): Promise<T> {
+    for (let failures = 0; ; failures++) {
+      try {
+        return await call();
+      } catch (err) {
+        if (this.closed) throw err;
+        if (retryTrouble && isEngineTrouble(err) && failures < TRANSIENT_RETRIES)
+          await new Promise((r) => setTimeout(r, 1000 * 2 ** failures).unref());
+        else if (!isEngineUnreachable(err)) throw err;
+        await this.untilEngine();
+      }
+    }
+  }
+
+  private untilEngine(): Promise<void> {
+    return untilEngineAnswers(this.docker, this.outageLimitMs, () => this.closed);
+  }
+
+  /** Creates a container; if the engine went away mid-call and the create did happen, takes the one it made. */
+  private async createOnce(name: string, options: Docker.ContainerCreateOptions): Promise<Docker.Container> {
+    let retried = false;
+    try {
+      return await this.withEngine(() => {
+        const call = this.docker.createContainer({ name, ...options });
+        retried = true;
+        return call;
+      });
+    } catch (err) {
+      if (retried && (err as { statusCode?: number }).statusCode === 409) return this.docker.getContainer(name);
+      throw err;
+    }
   }
 
   private async remove(container: Docker.Container): Promise<void> {
@@ -254,10 +411,7 @@ export class DockerRuntime implements Runtime {
     this.attempts.delete(k);
     this.gpus.release(a.gpus);
     rmSync(a.scratch, { recursive: true, force: true });
-    if (k in this.cursors) {
-      delete this.cursors[k];
-      this.saveCursorsSoon();
-    }
+    this.cursors.delete(k);
     this.events.exited(a.jobId, a.attempt, report);
   }
 
@@ -289,6 +443,11 @@ export class DockerRuntime implements Runtime {
       const attempt = Number(c.Labels[LABEL.attempt]);
       const k = key(jobId, attempt);
       const container = this.docker.getContainer(c.Id);
+      // An attempt that was still in its pod's init containers is not resumed: it is reported lost.
+      if (c.Labels[LABEL.init]) {
+        await this.remove(container);
+        continue;
+      }
       // Never started (the server stopped in between) or no longer wanted: remove; the job service decides.
       if (!wanted.has(k) || c.State === 'created') {
         await this.remove(container);
@@ -311,6 +470,8 @@ export class DockerRuntime implements Runtime {
       this.attempts.set(k, a);
       resume.push(a);
     }
+    // Multi-node attempts are not re-attached (their node containers were removed above): nor are their networks.
+    await this.networks.removeAll();
     // Report only after the job service has taken the recovered attempts back.
     setImmediate(() => {
       for (const a of resume)
@@ -331,28 +492,13 @@ export class DockerRuntime implements Runtime {
     await this.follow(a, container);
   }
 
-  private get cursorFile(): string {
-    return join(this.opts.stateDir, 'output-cursors.json');
+  /** Containers stay on the engine: the next leader re-attaches to them by label (recover()). */
+  async abandon(): Promise<void> {
+    this.cursors.save();
   }
 
-  /** Cursors are saved at most once a second: after a hard kill, at most that much output is reported twice. */
-  private saveCursorsSoon(): void {
-    if (this.cursorTimer) return;
-    this.cursorTimer = setTimeout(() => {
-      this.cursorTimer = undefined;
-      this.saveCursors();
-    }, 1000);
-    this.cursorTimer.unref();
-  }
-
-  private saveCursors(): void {
-    writeFileSync(this.cursorFile, JSON.stringify(this.cursors));
-  }
-
-  /** Leaves running containers running: the next server re-attaches to them. */
   async close(): Promise<void> {
     this.closed = true;
-    if (this.cursorTimer) clearTimeout(this.cursorTimer);
-    this.saveCursors();
+    this.cursors.save();
   }
 }

@@ -1,9 +1,12 @@
 /**
  * Makes an image present on the engine: images already there are used as they are (no registry needed); missing
- * ones are pulled once however many attempts wait for them, with credentials from a Docker config.json when given.
+ * ones are pulled once however many attempts wait for them, with credentials from a Docker config.json when given, or
+ * the job's own (`repositoryCredentials`).
  */
 import type Docker from 'dockerode';
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import type { RegistryAuth } from '../../core/ports.js';
 import { registryOf } from './container-config.js';
 
 interface AuthEntry {
@@ -28,25 +31,37 @@ export class ImagePuller {
     private readonly authFile?: string,
   ) {}
 
-  /** Resolves once `image` is present; rejects with the registry's message when it cannot be pulled. */
-  async ensure(image: string): Promise<void> {
+  /**
+   * Resolves once `image` is present; rejects with the registry's message when it cannot be pulled. With a job's own
+   * registry credentials (`repositoryCredentials`) the image is always pulled with them, even when present: the
+   * registry decides whether this job may have it, and a refusal fails the attempt rather than falling back to a copy
+   * another job pulled.
+   */
+  async ensure(image: string, jobAuth?: RegistryAuth): Promise<void> {
     const ref = withTag(image);
-    try {
-      await this.docker.getImage(ref).inspect();
-      return;
-    } catch (err) {
-      if ((err as { statusCode?: number }).statusCode !== 404) throw err;
-    }
-    let pull = this.pulls.get(ref);
+    if (!jobAuth)
+      try {
+        await this.docker.getImage(ref).inspect();
+        return;
+      } catch (err) {
+        if ((err as { statusCode?: number }).statusCode !== 404) throw err;
+      }
+    const auth = jobAuth
+      ? { username: jobAuth.username, password: jobAuth.password, serveraddress: registryOf(ref) }
+      : this.credentials(registryOf(ref));
+    // Waiters share a pull only when they pull with the same credentials.
+    const key = jobAuth
+      ? `${ref}\u0000${createHash('sha256').update(`${jobAuth.username}\u0000${jobAuth.password}`).digest('hex')}`
+      : ref;
+    let pull = this.pulls.get(key);
     if (!pull) {
-      pull = this.pull(ref).finally(() => this.pulls.delete(ref));
-      this.pulls.set(ref, pull);
+      pull = this.pull(ref, auth).finally(() => this.pulls.delete(key));
+      this.pulls.set(key, pull);
     }
     await pull;
   }
 
-  private async pull(ref: string): Promise<void> {
-    const auth = this.credentials(registryOf(ref));
+  private async pull(ref: string, auth: Docker.AuthConfig | undefined): Promise<void> {
     const stream = await this.docker.pull(ref, auth ? { authconfig: auth } : {});
     // Errors met half-way arrive as progress events, not as a failed request.
     const events = await new Promise<{ error?: string; errorDetail?: { message?: string } }[]>((res, rej) =>

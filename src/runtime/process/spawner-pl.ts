@@ -7,8 +7,9 @@ export const PERL_SPAWNER = String.raw`# The process runtime's spawner helper, P
 # spawner's forks were the largest cost of running many short jobs. Only modules of perl-base are used.
 #
 # Protocol (same as spawner.ts): each field hex-encoded, fields separated by spaces, one request or event a line.
-# stdin:  id cwd pidFile file nargs arg... key value key value...
-# stdout: S id pid | O id 1|2 size | C id code|- signal|- | E id m|s message   (E: mkdir or spawn failed)
+# stdin:  id cwd pidFile cgroupProcs file nargs arg... key value key value...
+# stdout: S id pid | O id 1|2 size | X id code|- signal|- | C id code|- signal|- | E id m|s message
+# (E: mkdir or spawn failed; X: the main process exited, C: and its output pipes closed.)
 # An O line is followed by size raw bytes of output.
 use strict;
 use warnings;
@@ -18,6 +19,10 @@ use File::Path ();
 use Config;
 
 my @SIG_NAMES = split ' ', $Config{sig_name};
+
+# After the main process exited, its pipes may be held open by a process that escaped the runtime's tracking: stop
+# waiting for them after this many seconds.
+my $DRAIN_SECONDS = 3;
 
 my $sel = IO::Select->new();
 my (%byfh, %bypid, %run);
@@ -44,7 +49,7 @@ sub finish {
 
 
 sub start {
-  my ($id, $cwd, $pidfile, $file, $nargs, @rest) = @_;
+  my ($id, $cwd, $pidfile, $cgprocs, $file, $nargs, @rest) = @_;
   my @args = splice(@rest, 0, $nargs);
   my %env = @rest;
   if (!-d $cwd && !eval { File::Path::make_path($cwd); 1 }) {
@@ -61,6 +66,8 @@ sub start {
     $SIG{PIPE} = 'DEFAULT';
     close $or; close $er; close $xr;
     POSIX::setsid();
+    # Join the attempt's cgroup before exec, so that everything the job starts is born inside it.
+    if ($cgprocs ne '' && open(my $cg, '>', $cgprocs)) { print $cg "$$\n"; close $cg }
     if (!chdir $cwd) { syswrite($xw, 0 + $!); POSIX::_exit(127) }
     open(STDIN, '<', '/dev/null');
     open(STDOUT, '>&', $ow);
@@ -82,7 +89,7 @@ sub start {
     emit('E', hx($id), hx('s'), hx("errno:$errno"));
     return;
   }
-  $run{$id} = { cwd => $cwd, pidfile => $pidfile, open => 2 };
+  $run{$id} = { cwd => $cwd, pidfile => $pidfile, open => 2, fhs => [$or, $er], pid => $pid, cgprocs => $cgprocs };
   $bypid{$pid} = $id;
   $byfh{$or} = [$id, '1'];
   $byfh{$er} = [$id, '2'];
@@ -95,21 +102,75 @@ sub reap {
   while ((my $pid = waitpid(-1, POSIX::WNOHANG())) > 0) {
     my $id = delete $bypid{$pid};
     next unless defined $id;
-    $run{$id}{status} = $?;
+    my $st = $?;
+    $run{$id}{status} = $st;
+    $run{$id}{deadline} = time() + $DRAIN_SECONDS;
+    emit('X', hx($id), ($st & 127) ? ('-', hx('SIG' . ($SIG_NAMES[$st & 127] // ''))) : (hx($st >> 8), '-'));
     finish($id);
+  }
+}
+
+sub close_fh {
+  my ($fh) = @_;
+  return unless $byfh{$fh};
+  my ($id) = @{ $byfh{$fh} };
+  $sel->remove($fh);
+  delete $byfh{$fh};
+  close $fh;
+  $run{$id}{open}--;
+}
+
+# Runs whose main process exited long enough ago: give up on their pipes.
+sub drain_overdue {
+  my $now = time();
+  my $next;
+  for my $id (keys %run) {
+    my $r = $run{$id};
+    next unless defined $r->{deadline};
+    if ($now >= $r->{deadline}) { close_fh($_) for @{ $r->{fhs} }; finish($id) }
+    elsif (!defined $next || $r->{deadline} - $now < $next) { $next = $r->{deadline} - $now }
+  }
+  return $next;
+}
+
+# EOF on stdin: the server ended (even by kill -9). Processes cannot be re-attached, and the next leader may be another
+# replica that settles and retries them: kill every attempt still running (process group and cgroup), then exit.
+sub kill_running {
+  # Every process below the attempts by parent, read before anything is killed (so none is re-parented yet): it
+  # catches what started a session of its own where no cgroup holds the attempt.
+  my %children;
+  if (opendir(my $d, '/proc')) {
+    for my $p (grep { /^\d+$/ } readdir($d)) {
+      open(my $f, '<', "/proc/$p/stat") or next;
+      my $st = <$f> // '';
+      close $f;
+      push @{ $children{$1} }, $p if $st =~ /.*\)\s+\S+\s+(\d+)/; # the name may hold ')'
+    }
+    closedir $d;
+  }
+  my @todo = keys %bypid;
+  my @below;
+  while (@todo) { my $p = pop @todo; for my $c (@{ $children{$p} // [] }) { push @below, $c; push @todo, $c } }
+  kill('KILL', @below) if @below;
+  for my $pid (keys %bypid) { kill('KILL', -$pid) }
+  for my $r (values %run) {
+    next if defined $r->{status} || $r->{cgprocs} eq '';
+    (my $k = $r->{cgprocs}) =~ s{cgroup\.procs$}{cgroup.kill};
+    if (open(my $f, '>', $k)) { print $f "1\n"; close $f }
   }
 }
 
 my $inbuf = '';
 for (;;) {
-  my @ready = $sel->can_read();
+  my $timeout = drain_overdue();
+  my @ready = $sel->can_read($timeout);
   reap();
   for my $fh (@ready) {
     if ($fh == $wake_r) { sysread($wake_r, my $junk, 4096); next }
     if (fileno($fh) == 0) {
       my $n = sysread(STDIN, my $buf, 65536);
       next if !defined $n && $!{EINTR};
-      exit 0 unless $n;
+      unless ($n) { kill_running(); exit 0 }
       $inbuf .= $buf;
       while ($inbuf =~ s/^([^\n]*)\n//) {
         next if $1 eq '';
@@ -117,14 +178,12 @@ for (;;) {
       }
       next;
     }
+    next unless $byfh{$fh};
     my $n = sysread($fh, my $buf, 65536);
     next if !defined $n && $!{EINTR};
     my ($id, $s) = @{ $byfh{$fh} };
     if ($n) { out(join(' ', 'O', hx($id), hx($s), hx($n)) . "\n" . $buf); next }
-    $sel->remove($fh);
-    delete $byfh{$fh};
-    close $fh;
-    $run{$id}{open}--;
+    close_fh($fh);
     finish($id);
   }
 }

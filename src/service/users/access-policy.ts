@@ -3,7 +3,7 @@
  * A job role grants access to one lab's data, so a user may pass only their own PI's role; admins may pass any.
  */
 import { AccessDeniedException } from '../../core/errors.js';
-import type { Caller } from '../job-service.js';
+import type { Caller } from '../../core/caller.js';
 import type { IdentityDirectory } from './identity-directory.js';
 
 export class AccessPolicy {

@@ -1,7 +1,13 @@
 /**
- * Counts failed authentications per access key id and per remote address; after `limit` failures within `windowMs`
- * that key or address is refused (ThrottlingException, 429) for `blockMs`, valid signature or not, so secrets cannot
- * be guessed online. Memory is bounded: old windows are dropped and each map holds at most `maxEntries`.
+ * Limits failed authentications, never successful ones. The HTTP edge verifies every signature first (it is cheap);
+ * only when verification fails is the failure counted here, per remote address and per claimed access key id. Once an
+ * address or key has failed `limit` times within `windowMs`, its further failures are answered with
+ * ThrottlingException (429) for `blockMs` instead of the authentication error, so secrets cannot be probed online.
+ * A request whose signature verifies is always served: at a site where everyone submits from the same few login
+ * nodes, one user's misconfigured script (or anyone who knows a colleague's access key id, which is not a secret)
+ * must not lock anyone else out.
+ *
+ * Memory is bounded: old windows are dropped and each map holds at most `maxEntries`.
  */
 import { AuthError } from '../../core/errors.js';
 
@@ -17,6 +23,17 @@ interface Counter {
   windowStart: number;
   failures: number;
   blockedUntil: number;
+}
+
+/** What one failed authentication leads to. */
+export interface FailureVerdict {
+  /** Answer this instead of the authentication error (the address or key has failed too often). */
+  throttled?: AuthError;
+  /**
+   * Whether to write this failure to the audit log: every failure up to the limit, then only the one that starts a
+   * block, so a flood of bad signatures cannot fill the audit log.
+   */
+  audit: boolean;
 }
 
 export class AuthThrottle {
@@ -36,27 +53,31 @@ export class AuthThrottle {
     this.now = o.now ?? Date.now;
   }
 
-  /** Throws when the address (before verification) or the key (once known) is blocked. */
-  check(kind: 'address' | 'key', id: string): void {
-    const c = (kind === 'key' ? this.byKey : this.byAddress).get(id);
+  /** Records one failed authentication and says whether to refuse it as throttled and whether to audit it. */
+  failed(address: string, accessKeyId: string | undefined): FailureVerdict {
     const now = this.now();
-    if (c && c.blockedUntil > now)
-      throw new AuthError(
+    const a = this.bump(this.byAddress, address, now);
+    const k = accessKeyId ? this.bump(this.byKey, accessKeyId, now) : undefined;
+    const audit = a.failures <= this.limit || (k !== undefined && k.failures <= this.limit);
+    const blocked = [
+      ['address', a],
+      ['access key', k],
+    ].find(([, c]) => c && (c as Counter).blockedUntil > now) as [string, Counter] | undefined;
+    if (!blocked) return { audit };
+    const [kind, c] = blocked;
+    return {
+      audit,
+      throttled: new AuthError(
         'ThrottlingException',
-        `too many failed authentications for this ${kind === 'key' ? 'access key' : 'address'} (${this.limit} within ${this.windowMs / 1000} s); ` +
-          `requests are refused for another ${Math.ceil((c.blockedUntil - now) / 1000)} s. Check the access key and secret (aws configure list) and the clock of the client`,
+        `Rate exceeded: too many failed authentications from this ${kind} (${this.limit} within ${this.windowMs / 1000} s); ` +
+          `failed requests are refused for another ${Math.ceil((c.blockedUntil - now) / 1000)} s (correctly signed requests are still served). ` +
+          'Check the access key and secret (aws configure list) and the clock of the client',
         429,
-      );
+      ),
+    };
   }
 
-  /** Records one failed authentication. */
-  failed(address: string, accessKeyId: string | undefined): void {
-    this.bump(this.byAddress, address);
-    if (accessKeyId) this.bump(this.byKey, accessKeyId);
-  }
-
-  private bump(map: Map<string, Counter>, id: string): void {
-    const now = this.now();
+  private bump(map: Map<string, Counter>, id: string, now: number): Counter {
     let c = map.get(id);
     if (!c || now - c.windowStart > this.windowMs) {
       if (!c && map.size >= this.maxEntries) this.prune(map, now);
@@ -65,6 +86,7 @@ export class AuthThrottle {
     }
     c.failures++;
     if (c.failures >= this.limit) c.blockedUntil = now + this.blockMs;
+    return c;
   }
 
   private prune(map: Map<string, Counter>, now: number): void {

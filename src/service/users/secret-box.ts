@@ -2,14 +2,18 @@
  * Encrypts secrets at rest with AES-256-GCM under a server key kept in `<data>/server-key` (32 random bytes, mode
  * 0600). SigV4 verification needs the secret itself, so a hash cannot be stored (docs/decisions/0001-sigv4-secrets.md).
  */
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const VERSION = 'v1';
 
 export class SecretBox {
-  private constructor(private readonly key: Buffer) {}
+  private constructor(
+    private readonly key: Buffer,
+    /** Where the key is kept, for messages. */
+    readonly file: string,
+  ) {}
 
   /** Loads `<dataDir>/server-key`, creating it on first use. */
   static open(dataDir: string): SecretBox {
@@ -24,7 +28,12 @@ export class SecretBox {
       throw new Error(
         `${file} is damaged: it must hold 32 base64-encoded bytes; restore it from a backup (without it, stored access keys cannot be verified)`,
       );
-    return new SecretBox(key);
+    return new SecretBox(key, file);
+  }
+
+  /** A key for one purpose (e.g. signing dashboard sessions), derived from the server key: same on every replica. */
+  derive(purpose: string): Buffer {
+    return Buffer.from(hkdfSync('sha256', this.key, Buffer.alloc(0), purpose, 32));
   }
 
   /** `v1:<iv>:<tag>:<ciphertext>`, all base64; `aad` binds the ciphertext to its row (e.g. the access key id). */

@@ -59,3 +59,12 @@ export function upsertJobRows(upsert: { run(values: JobRowValues): unknown }, fl
   const n = JOB_COLUMNS.length;
   for (let i = 0; i < flat.length; i += n) upsert.run(flat.slice(i, i + n));
 }
+
+/** Marks a writer error as a fenced write (the message crosses the thread boundary as text). */
+export const FENCED_PREFIX = 'FENCED:';
+
+/** Inside a write transaction: throws unless the leader lease is at `epoch` (see Store.writeJobs). */
+export function checkFence(leaseEpoch: { get(): unknown }, epoch: number): void {
+  const row = leaseEpoch.get() as { epoch: number } | undefined;
+  if (row?.epoch !== epoch) throw new Error(`${FENCED_PREFIX}${row?.epoch ?? ''}`);
+}

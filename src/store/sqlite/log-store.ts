@@ -16,53 +16,13 @@ import type {
   LogStreamQuery,
   LogStreamRecord,
 } from '../../core/ports.js';
-import { clampChunk, indexChunk } from './log-chunk.js';
+import { clampChunk, indexChunk } from '../log-chunk.js';
+import { CHUNK_BATCH, type ChunkRow, PREFIX_END, readEventPage, type StreamRow, toStreamRecord } from '../log-pages.js';
 import { LOG_MIGRATIONS } from './log-migrations.js';
 import { applyMigrations } from './migrate.js';
 
-/** Chunks fetched per query while reading (better-sqlite3 allows one open iterator per connection). */
-const CHUNK_BATCH = 8;
-const PREFIX_END = '\u{10FFFF}';
 /** How long stream creations and closings wait to share a transaction. */
 const OPS_FLUSH_MS = 25;
-
-interface StreamRow {
-  id: number;
-  name: string;
-  job_id: string;
-  attempt: number;
-  pi: string | null;
-  created_at: number;
-  first_ts: number | null;
-  last_ts: number | null;
-  last_ingest: number | null;
-  event_count: number;
-  stored_bytes: number;
-  closed_at: number | null;
-}
-interface ChunkRow {
-  first_seq: number;
-  end_seq: number;
-  first_ts: number;
-  ingest: number;
-  data: Buffer;
-}
-
-function toRecord(r: StreamRow): LogStreamRecord {
-  return {
-    name: r.name,
-    jobId: r.job_id,
-    attempt: r.attempt,
-    ...(r.pi !== null ? { pi: r.pi } : {}),
-    createdAt: r.created_at,
-    ...(r.first_ts !== null ? { firstEventAt: r.first_ts } : {}),
-    ...(r.last_ts !== null ? { lastEventAt: r.last_ts } : {}),
-    ...(r.last_ingest !== null ? { lastIngestionAt: r.last_ingest } : {}),
-    eventCount: r.event_count,
-    storedBytes: r.stored_bytes,
-    ...(r.closed_at !== null ? { closedAt: r.closed_at } : {}),
-  };
-}
 
 export class SqliteLogStore implements LogStore {
   readonly kind = 'sqlite';
@@ -90,6 +50,8 @@ export class SqliteLogStore implements LogStore {
     // grew by that much per big job); reads of a page of events come from the OS's file cache just as fast.
     this.db.pragma('cache_size = -2048');
     this.db.pragma('busy_timeout = 5000');
+    // Each rewind of the WAL truncates it to this, so a burst does not leave a large file behind.
+    this.db.pragma('journal_size_limit = 67108864');
     this.migrate();
     const p = (sql: string) => this.db.prepare(sql);
     this.stmt = {
@@ -189,7 +151,7 @@ export class SqliteLogStore implements LogStore {
   async getStream(name: string): Promise<LogStreamRecord | undefined> {
     this.flushPendingOps();
     const r = this.stmt.streamByName!.get(name) as StreamRow | undefined;
-    return r ? toRecord(r) : undefined;
+    return r ? toStreamRecord(r) : undefined;
   }
 
   async listStreams(q: LogStreamQuery): Promise<LogStreamRecord[]> {
@@ -225,7 +187,7 @@ export class SqliteLogStore implements LogStore {
     const dir = q.descending ? 'DESC' : 'ASC';
     const order = q.orderBy === 'LogStreamName' ? `name ${dir}` : `${key} ${dir}, name ${dir}`;
     const sql = `SELECT * FROM log_streams ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY ${order} LIMIT ?`;
-    return (this.db.prepare(sql).all(...args, q.limit) as StreamRow[]).map(toRecord);
+    return (this.db.prepare(sql).all(...args, q.limit) as StreamRow[]).map(toStreamRecord);
   }
 
   async seqAtTime(stream: string, time: number): Promise<number> {
@@ -243,55 +205,11 @@ export class SqliteLogStore implements LogStore {
     this.flushPendingOps();
     const s = this.stmt.streamByName!.get(q.stream) as StreamRow | undefined;
     if (!s) return [];
-    const out: LogEventRecord[] = [];
-    let budget = q.maxBytes;
-    // Returns false when the page is full or the time range is left.
-    const take = (c: ChunkRow, i: number, ts: number, off: number, len: number): boolean => {
-      if (out.length >= q.limit || (out.length > 0 && len + q.perEventOverhead > budget)) return false;
-      budget -= len + q.perEventOverhead;
-      out.push({
-        seq: c.first_seq + i,
-        timestamp: ts,
-        ingestionTime: c.ingest,
-        message: c.data.toString('utf8', off, off + len),
-        bytes: len,
-      });
-      return true;
-    };
-    if (q.direction === 'forward') {
-      let from = q.from;
-      if (q.startTime !== undefined) from = Math.max(from, await this.seqAtTime(q.stream, q.startTime));
-      for (;;) {
-        const rows = this.stmt.chunksForward!.all(s.id, from) as ChunkRow[];
-        if (rows.length === 0) return out;
-        for (const c of rows) {
-          const { offsets, lengths, ts } = indexChunk(c.data, c.first_ts);
-          for (let i = Math.max(0, from - c.first_seq); i < offsets.length; i++) {
-            if (q.endTime !== undefined && ts[i]! >= q.endTime) return out;
-            if (!take(c, i, ts[i]!, offsets[i]!, lengths[i]!)) return out;
-          }
-          from = c.end_seq;
-        }
-      }
-    }
-    let before = q.from;
-    if (q.endTime !== undefined) before = Math.min(before, await this.seqAtTime(q.stream, q.endTime));
-    for (;;) {
-      const rows = this.stmt.chunksBackward!.all(s.id, before) as ChunkRow[];
-      if (rows.length === 0) break;
-      let done = false;
-      for (const c of rows) {
-        const { offsets, lengths, ts } = indexChunk(c.data, c.first_ts);
-        for (let i = Math.min(offsets.length, before - c.first_seq) - 1; i >= 0 && !done; i--) {
-          if (q.startTime !== undefined && ts[i]! < q.startTime) done = true;
-          else if (!take(c, i, ts[i]!, offsets[i]!, lengths[i]!)) done = true;
-        }
-        before = c.first_seq;
-        if (done) break;
-      }
-      if (done) break;
-    }
-    return out.reverse();
+    return readEventPage(q, {
+      after: (from) => this.stmt.chunksForward!.all(s.id, from) as ChunkRow[],
+      before: (before) => this.stmt.chunksBackward!.all(s.id, before) as ChunkRow[],
+      seqAt: (time) => this.seqAtTime(q.stream, time),
+    });
   }
 
   async purge(before: number): Promise<number> {

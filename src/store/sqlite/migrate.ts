@@ -12,6 +12,12 @@ export function applyMigrations(db: Database.Database, migrations: readonly Migr
     'CREATE TABLE IF NOT EXISTS schema_migrations (id INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)',
   );
   const done = new Set((db.prepare('SELECT id FROM schema_migrations').all() as { id: number }[]).map((r) => r.id));
+  const known = Math.max(0, ...migrations.map((m) => m.id));
+  const newest = Math.max(0, ...done);
+  if (newest > known)
+    throw new Error(
+      `database ${db.name} has schema version ${newest}, newer than this openbatch knows (${known}): it was written by a newer release. Run that release (or newer), or restore a backup taken before the upgrade`,
+    );
   for (const m of migrations) {
     if (done.has(m.id)) continue;
     db.transaction(() => {

@@ -34,4 +34,65 @@ export const SQLITE_MIGRATIONS: readonly { id: number; name: string; sql: string
       CREATE INDEX jobs_stopped ON jobs (stopped_at) WHERE stopped_at IS NOT NULL;
     `,
   },
+  {
+    id: 2,
+    name: 'replicas: job tags apart, intents, leader lease, replicas, engine state',
+    sql: `
+      ALTER TABLE jobs ADD COLUMN tags TEXT;
+      CREATE INDEX jobs_submitted ON jobs (created_at) WHERE status = 'SUBMITTED';
+      CREATE TABLE job_intents (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        job_id TEXT NOT NULL,
+        action TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        at INTEGER NOT NULL
+      );
+      CREATE TABLE leader_lease (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        holder TEXT NOT NULL,
+        epoch INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL
+      );
+      CREATE TABLE replicas (id TEXT PRIMARY KEY, seen_at INTEGER NOT NULL, doc TEXT NOT NULL);
+      CREATE TABLE engine_state (id INTEGER PRIMARY KEY CHECK (id = 1), json TEXT NOT NULL, at INTEGER NOT NULL);
+    `,
+  },
+  {
+    id: 3,
+    name: 'consumable resources',
+    sql: `
+      CREATE TABLE consumable_resources (arn TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, doc TEXT NOT NULL);
+    `,
+  },
+  {
+    id: 4,
+    name: 'job counts by queue, PI group and state, kept by triggers',
+    // /metrics and the dashboard's overview count jobs per queue and state; a GROUP BY over the jobs index took
+    // ~0.35 s at 1,000,000 jobs, on the thread that serves every request. The writer keeps the counts instead.
+    sql: `
+      CREATE TABLE job_counts (
+        queue_arn TEXT NOT NULL,
+        pi TEXT NOT NULL,
+        status TEXT NOT NULL,
+        n INTEGER NOT NULL,
+        PRIMARY KEY (queue_arn, pi, status)
+      ) WITHOUT ROWID;
+      INSERT INTO job_counts (queue_arn, pi, status, n)
+        SELECT queue_arn, COALESCE(pi, ''), status, COUNT(*) FROM jobs GROUP BY queue_arn, COALESCE(pi, ''), status;
+      CREATE TRIGGER job_counts_insert AFTER INSERT ON jobs BEGIN
+        INSERT INTO job_counts (queue_arn, pi, status, n) VALUES (NEW.queue_arn, COALESCE(NEW.pi, ''), NEW.status, 1)
+          ON CONFLICT (queue_arn, pi, status) DO UPDATE SET n = n + 1;
+      END;
+      CREATE TRIGGER job_counts_status AFTER UPDATE OF status ON jobs WHEN OLD.status IS NOT NEW.status BEGIN
+        UPDATE job_counts SET n = n - 1
+          WHERE queue_arn = OLD.queue_arn AND pi = COALESCE(OLD.pi, '') AND status = OLD.status;
+        INSERT INTO job_counts (queue_arn, pi, status, n) VALUES (NEW.queue_arn, COALESCE(NEW.pi, ''), NEW.status, 1)
+          ON CONFLICT (queue_arn, pi, status) DO UPDATE SET n = n + 1;
+      END;
+      CREATE TRIGGER job_counts_delete AFTER DELETE ON jobs BEGIN
+        UPDATE job_counts SET n = n - 1
+          WHERE queue_arn = OLD.queue_arn AND pi = COALESCE(OLD.pi, '') AND status = OLD.status;
+      END;
+    `,
+  },
 ];

@@ -6,7 +6,20 @@ import Database from 'better-sqlite3';
 import { applyMigrations } from './migrate.js';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { JobListQuery, JobPage, ResourceSnapshot, Store, UsageRow } from '../../core/ports.js';
+import { EventEmitter } from 'node:events';
+import { FencedError } from '../../core/errors.js';
+import type {
+  ChangeChannel,
+  Fence,
+  JobIntent,
+  JobListQuery,
+  JobPage,
+  LeaderLease,
+  ReplicaRecord,
+  ResourceSnapshot,
+  Store,
+  UsageRow,
+} from '../../core/ports.js';
 import type {
   ComputeEnvironment,
   Job,
@@ -14,11 +27,15 @@ import type {
   JobQueue,
   JobStatus,
   SchedulingPolicy,
+  ConsumableResource,
 } from '../../core/types.js';
 import { Worker } from 'node:worker_threads';
+import { WAL_SIZE_LIMIT_BYTES } from './wal-policy.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
-import { jobRows, upsertJobRows, UPSERT_JOB_SQL } from './job-rows.js';
-import type { WriterReply, WriterRequest } from './sqlite-writer.js';
+import { checkFence, FENCED_PREFIX, jobRows, upsertJobRows, UPSERT_JOB_SQL } from './job-rows.js';
+import type { WriterReply, WriterRequest, WriterStatement } from './sqlite-writer.js';
+import { WriterThread } from './writer-thread.js';
+import { acquireLeaseIn, type LeaseResult } from './lease.js';
 
 /** The highest code point, appended to a prefix to make an index range scan. */
 const PREFIX_END = '\u{10FFFF}';
@@ -35,16 +52,37 @@ export interface SqliteStoreOptions {
   writerThread?: boolean;
 }
 
+/** Prepared statements kept at most (see SqliteStore.prepared). */
+const STATEMENT_CACHE_MAX = 256;
+
+/** How often the in-memory engine state is also written to the table (and at close). */
+const ENGINE_STATE_SAVE_MS = 30_000;
+
 export class SqliteStore implements Store {
   readonly kind = 'sqlite';
   private readonly db: Database.Database;
   private readonly upsertJob: Database.Statement;
   private readonly getJob: Database.Statement;
-  private readonly writeJobsTx: (jobs: readonly Job[]) => void;
-  private writer: Worker | undefined;
+  private readonly writeJobsTx: Database.Transaction<(jobs: readonly Job[], epoch: number | undefined) => void>;
+  private readonly events = new EventEmitter();
+  private readonly leaseEpoch: Database.Statement<[]>;
+  private engineState: { json: string; at: number } | undefined;
+  private engineStateSavedAt = 0;
+  private writerThread: WriterThread | undefined;
   private checkpointer: Worker | undefined;
-  private nextWrite = 0;
-  private readonly writes = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
+  private readonly statements = new Map<string, Database.Statement>();
+  /**
+   * A prepared statement by its text, kept for the next call: preparing costs more than running a small query, and
+   * listings and intents run many times a second under load. Bounded: listings build their text from the filters.
+   */
+  private readonly prepared = (sql: string): Database.Statement => {
+    let st = this.statements.get(sql);
+    if (!st) {
+      if (this.statements.size >= STATEMENT_CACHE_MAX) this.statements.clear();
+      this.statements.set(sql, (st = this.db.prepare(sql)));
+    }
+    return st;
+  };
 
   constructor(opts: SqliteStoreOptions) {
     if (opts.file !== ':memory:') mkdirSync(dirname(opts.file), { recursive: true });
@@ -55,31 +93,27 @@ export class SqliteStore implements Store {
     this.db.pragma('foreign_keys = ON');
     this.migrateSync();
     this.upsertJob = this.db.prepare(UPSERT_JOB_SQL);
-    this.getJob = this.db.prepare('SELECT doc FROM jobs WHERE id = ?');
-    this.writeJobsTx = this.db.transaction((jobs: readonly Job[]) => upsertJobRows(this.upsertJob, jobRows(jobs)));
+    this.getJob = this.db.prepare('SELECT doc, tags FROM jobs WHERE id = ?');
+    const leaseEpoch = (this.leaseEpoch = this.db.prepare('SELECT epoch FROM leader_lease WHERE id = 1'));
+    this.writeJobsTx = this.db.transaction((jobs: readonly Job[], epoch: number | undefined) => {
+      if (epoch !== undefined) checkFence(leaseEpoch, epoch);
+      upsertJobRows(this.upsertJob, jobRows(jobs));
+    });
     if (opts.file !== ':memory:' && opts.writerThread !== false) this.startWriter(opts.file, opts.durable !== false);
   }
 
   private startWriter(file: string, durable: boolean): void {
     const url = new URL('./sqlite-writer.js', import.meta.url);
     this.db.pragma('wal_autocheckpoint = 0'); // the checkpointer thread does it (see sqlite-writer.ts)
+    this.db.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT_BYTES}`);
     this.checkpointer = new Worker(url, { workerData: { file, durable, role: 'checkpointer' } });
     this.checkpointer.unref();
-    const w = new Worker(url, { workerData: { file, durable, role: 'writer' } });
-    w.on('message', (r: WriterReply) => {
-      const p = this.writes.get(r.id);
-      this.writes.delete(r.id);
-      if (this.writes.size === 0) w.unref();
-      if (r.error === undefined) p?.resolve();
-      else p?.reject(new Error(`SQLite write failed: ${r.error}`));
-    });
-    w.on('error', (err) => {
-      for (const p of this.writes.values()) p.reject(err);
-      this.writes.clear();
-      this.writer = undefined;
-    });
-    w.unref(); // referenced only while a write is pending, so an idle store never keeps the process alive
-    this.writer = w;
+    this.writerThread = new WriterThread(file, { durable, autocheckpoint: false });
+  }
+
+  /** The writer thread while it runs. */
+  private get writer(): WriterThread | undefined {
+    return this.writerThread?.alive ? this.writerThread : undefined;
   }
 
   private migrateSync(): void {
@@ -91,14 +125,8 @@ export class SqliteStore implements Store {
   }
 
   async close(): Promise<void> {
-    const w = this.writer;
-    if (w) {
-      this.writer = undefined;
-      const exited = new Promise((r) => w.once('exit', r));
-      w.ref();
-      w.postMessage('close');
-      await exited;
-    }
+    this.saveEngineState();
+    await this.writerThread?.close();
     const c = this.checkpointer;
     if (c) {
       this.checkpointer = undefined;
@@ -120,6 +148,7 @@ export class SqliteStore implements Store {
       jobQueues: docs<JobQueue>('job_queues'),
       jobDefinitions: docs<JobDefinition>('job_definitions'),
       schedulingPolicies: docs<SchedulingPolicy>('scheduling_policies'),
+      consumableResources: docs<ConsumableResource>('consumable_resources'),
     };
   }
 
@@ -168,22 +197,91 @@ export class SqliteStore implements Store {
     this.db.prepare('DELETE FROM scheduling_policies WHERE arn = ?').run(arn);
   }
 
-  async writeJobs(jobs: readonly Job[]): Promise<void> {
+  async putConsumableResource(r: ConsumableResource): Promise<void> {
+    this.db
+      .prepare(
+        'INSERT INTO consumable_resources (arn, name, doc) VALUES (?, ?, ?) ON CONFLICT (arn) DO UPDATE SET doc = excluded.doc',
+      )
+      .run(r.consumableResourceArn, r.consumableResourceName, JSON.stringify(r));
+  }
+
+  async deleteConsumableResource(arn: string): Promise<void> {
+    this.db.prepare('DELETE FROM consumable_resources WHERE arn = ?').run(arn);
+  }
+
+  async writeJobs(jobs: readonly Job[], fence?: Fence): Promise<void> {
     if (!jobs.length) return;
-    const w = this.writer;
-    if (!w) return this.writeJobsTx(jobs);
-    const id = this.nextWrite++;
-    const done = new Promise<void>((resolve, reject) => this.writes.set(id, { resolve, reject }));
-    w.ref();
-    w.postMessage({ id, rows: jobRows(jobs) } satisfies WriterRequest);
-    return done;
+    if (!this.writer) {
+      try {
+        return this.writeJobsTx.immediate(jobs, fence?.epoch);
+      } catch (err) {
+        throw this.fencedOr(err, fence);
+      }
+    }
+    await this.onWriter({ rows: jobRows(jobs), ...(fence ? { epoch: fence.epoch } : {}) }, fence);
+  }
+
+  /** Sends a write to the writer thread; resolves with its answer once committed. */
+  private onWriter(req: Omit<WriterRequest, 'id'>, fence?: Fence): Promise<WriterReply> {
+    return this.writer!.send(req).catch((err: unknown) => {
+      throw this.fencedOr(err, fence);
+    });
+  }
+
+  /**
+   * Durable writes other than jobs' documents: on the writer thread when there is one, so that their fsync never
+   * stalls the main thread (a TagResource or CancelJob would otherwise hold up every request in flight).
+   */
+  private async writeStatements(statements: WriterStatement[], fence?: Fence): Promise<void> {
+    if (this.writer) {
+      await this.onWriter({ statements, ...(fence ? { epoch: fence.epoch } : {}) }, fence);
+      return;
+    }
+    try {
+      this.db
+        .transaction(() => {
+          if (fence) checkFence(this.leaseEpoch, fence.epoch);
+          for (const [sql, params] of statements) this.prepared(sql).run(params);
+        })
+        .immediate();
+    } catch (err) {
+      throw this.fencedOr(err, fence);
+    }
+  }
+
+  private fencedOr(err: unknown, fence: Fence | undefined): unknown {
+    const m = new RegExp(`${FENCED_PREFIX}(\\d*)`).exec((err as Error).message);
+    return m && fence ? new FencedError(fence.epoch, m[1] ? Number(m[1]) : undefined) : err;
+  }
+
+  async insertJobs(jobs: readonly Job[]): Promise<void> {
+    await this.writeJobs(jobs);
+    this.events.emit('jobs-submitted', jobs.map((j) => j.jobId).join(','));
+  }
+
+  async listSubmittedJobs(limit: number): Promise<Job[]> {
+    const rows = this.prepared("SELECT doc, tags FROM jobs WHERE status = 'SUBMITTED' ORDER BY created_at LIMIT ?").all(
+      limit,
+    ) as JobRow[];
+    return rows.map(rowToJob);
+  }
+
+  async listRunnableJobIds(since: number): Promise<string[]> {
+    const rows = this.prepared("SELECT id FROM jobs WHERE created_at >= ? AND status = 'RUNNABLE'").all(since) as {
+      id: string;
+    }[];
+    return rows.map((r) => r.id);
+  }
+
+  async setJobTags(jobId: string, tags: Record<string, string>): Promise<void> {
+    await this.writeStatements([['UPDATE jobs SET tags = ? WHERE id = ?', [JSON.stringify(tags), jobId]]]);
   }
 
   async getJobs(ids: readonly string[]): Promise<Job[]> {
     const out: Job[] = [];
     for (const id of ids) {
-      const row = this.getJob.get(id) as { doc: string } | undefined;
-      if (row) out.push(JSON.parse(row.doc) as Job);
+      const row = this.getJob.get(id) as JobRow | undefined;
+      if (row) out.push(rowToJob(row));
     }
     return out;
   }
@@ -245,6 +343,16 @@ export class SqliteStore implements Store {
       where.push('created_at < ?');
       args.push(q.createdBefore);
     }
+    if (q.consumableResource !== undefined) {
+      where.push(
+        "EXISTS (SELECT 1 FROM json_each(doc, '$.consumableResourceProperties.consumableResourceList') WHERE json_extract(value, '$.consumableResource') = ?)",
+      );
+      args.push(q.consumableResource);
+    }
+    if (q.shareIdentifier !== undefined) {
+      where.push("json_extract(doc, '$.shareIdentifier') = ?");
+      args.push(q.shareIdentifier);
+    }
     if (q.pi !== undefined) {
       where.push('pi = ?');
       args.push(q.pi);
@@ -263,9 +371,9 @@ export class SqliteStore implements Store {
       args.push(q.afterIndex);
     }
     const order = byIndex ? 'array_index ASC' : 'created_at DESC, id DESC';
-    const sql = `SELECT doc FROM jobs ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY ${order} LIMIT ?`;
-    const rows = this.db.prepare(sql).all(...args, q.limit + 1) as { doc: string }[];
-    const jobs = rows.slice(0, q.limit).map((r) => JSON.parse(r.doc) as Job);
+    const sql = `SELECT doc, tags FROM jobs ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY ${order} LIMIT ?`;
+    const rows = this.prepared(sql).all(...args, q.limit + 1) as JobRow[];
+    const jobs = rows.slice(0, q.limit).map(rowToJob);
     const lastJob = jobs[jobs.length - 1];
     return rows.length > q.limit && lastJob
       ? { jobs, last: { createdAt: lastJob.createdAt, jobId: lastJob.jobId } }
@@ -273,10 +381,30 @@ export class SqliteStore implements Store {
   }
 
   async loadActiveJobs(): Promise<Job[]> {
+    // In pages (keyset on the created index), yielding to the event loop between them: with 1,000,000 queued, one
+    // statement would hold a gigabyte of text and block the server (and its API, which serves during the load) for
+    // seconds; an open iterator would also keep this connection busy for every other query meanwhile.
+    const PAGE = 5000;
+    const sql = (after: string) =>
+      `SELECT doc, tags, created_at, id FROM jobs WHERE status NOT IN ('SUCCEEDED', 'FAILED') ${after} ORDER BY created_at, id LIMIT ${PAGE}`;
+    const first = this.db.prepare(sql(''));
+    const next = this.db.prepare(sql('AND (created_at, id) > (?, ?)'));
+    const out: Job[] = [];
+    let rows = first.all() as (JobRow & { created_at: number; id: string })[];
+    for (;;) {
+      for (const r of rows) out.push(rowToJob(r));
+      const last = rows[rows.length - 1];
+      if (rows.length < PAGE || !last) return out;
+      await new Promise((r) => setImmediate(r));
+      rows = next.all(last.created_at, last.id) as typeof rows;
+    }
+  }
+
+  async listJobsStoppedSince(since: number): Promise<Job[]> {
     const rows = this.db
-      .prepare("SELECT doc FROM jobs WHERE status NOT IN ('SUCCEEDED', 'FAILED') ORDER BY created_at, id")
-      .all() as { doc: string }[];
-    return rows.map((r) => JSON.parse(r.doc) as Job);
+      .prepare('SELECT doc, tags FROM jobs WHERE stopped_at IS NOT NULL AND stopped_at >= ? ORDER BY stopped_at')
+      .all(since) as JobRow[];
+    return rows.map(rowToJob);
   }
 
   async purgeJobs(before: number): Promise<string[]> {
@@ -289,12 +417,16 @@ export class SqliteStore implements Store {
   }
 
   async countJobsByQueueAndStatus(pi?: string): Promise<{ jobQueueArn: string; status: JobStatus; count: number }[]> {
-    // The (queue_arn, status, ...) index covers the unfiltered form, so it reads no documents.
+    // Kept by triggers (migration 4): a few rows per queue, whatever the number of jobs.
     const rows = (
       pi === undefined
-        ? this.db.prepare('SELECT queue_arn, status, COUNT(*) AS n FROM jobs GROUP BY queue_arn, status').all()
+        ? this.db
+            .prepare(
+              'SELECT queue_arn, status, SUM(n) AS n FROM job_counts GROUP BY queue_arn, status HAVING SUM(n) > 0',
+            )
+            .all()
         : this.db
-            .prepare('SELECT queue_arn, status, COUNT(*) AS n FROM jobs WHERE pi = ? GROUP BY queue_arn, status')
+            .prepare('SELECT queue_arn, status, n FROM job_counts WHERE pi = ? AND n > 0 ORDER BY queue_arn, status')
             .all(pi)
     ) as { queue_arn: string; status: JobStatus; n: number }[];
     return rows.map((r) => ({ jobQueueArn: r.queue_arn, status: r.status, count: r.n }));
@@ -321,4 +453,120 @@ export class SqliteStore implements Store {
     }[];
     return rows.map((r) => ({ pi: r.pi, user: r.user, jobs: r.jobs, vcpuHours: r.vcpu_hours }));
   }
+
+  async addJobIntent(intent: Omit<JobIntent, 'seq'>): Promise<void> {
+    await this.writeStatements([
+      [
+        'INSERT INTO job_intents (job_id, action, reason, at) VALUES (?, ?, ?, ?)',
+        [intent.jobId, intent.action, intent.reason, intent.at],
+      ],
+    ]);
+    this.events.emit('job-intents', intent.jobId);
+  }
+
+  async listJobIntents(limit: number): Promise<JobIntent[]> {
+    const rows = this.prepared('SELECT * FROM job_intents ORDER BY seq LIMIT ?').all(limit) as {
+      seq: number;
+      job_id: string;
+      action: JobIntent['action'];
+      reason: string;
+      at: number;
+    }[];
+    return rows.map((r) => ({ seq: r.seq, jobId: r.job_id, action: r.action, reason: r.reason, at: r.at }));
+  }
+
+  async deleteJobIntents(seqs: readonly number[], fence: Fence): Promise<void> {
+    await this.writeStatements(
+      seqs.map((seq) => ['DELETE FROM job_intents WHERE seq = ?', [seq]]),
+      fence,
+    );
+  }
+
+  async acquireLease(holder: string, ttlMs: number): Promise<{ epoch: number; expiresAt: number } | undefined> {
+    const got: LeaseResult = this.writer
+      ? ((await this.onWriter({ lease: { holder, ttlMs } })).lease ?? null)
+      : this.db.transaction(() => acquireLeaseIn(this.prepared, holder, ttlMs)).immediate();
+    return got ?? undefined;
+  }
+
+  async releaseLease(holder: string, epoch: number): Promise<void> {
+    await this.writeStatements([
+      ['UPDATE leader_lease SET expires_at = 0 WHERE id = 1 AND holder = ? AND epoch = ?', [holder, epoch]],
+    ]);
+  }
+
+  async readLease(): Promise<LeaderLease | undefined> {
+    const r = this.prepared('SELECT holder, epoch, expires_at FROM leader_lease WHERE id = 1').get() as
+      { holder: string; epoch: number; expires_at: number } | undefined;
+    return r && { holder: r.holder, epoch: r.epoch, expiresAt: r.expires_at };
+  }
+
+  async heartbeatReplica(r: ReplicaRecord): Promise<void> {
+    await this.writeStatements([
+      [
+        'INSERT INTO replicas (id, seen_at, doc) VALUES (?, ?, ?) ON CONFLICT (id) DO UPDATE SET seen_at = excluded.seen_at, doc = excluded.doc',
+        [r.id, r.seenAt, JSON.stringify(r)],
+      ],
+    ]);
+  }
+
+  async listReplicas(): Promise<ReplicaRecord[]> {
+    const rows = this.db.prepare('SELECT doc FROM replicas ORDER BY seen_at DESC').all() as { doc: string }[];
+    return rows.map((r) => JSON.parse(r.doc) as ReplicaRecord);
+  }
+
+  /**
+   * One process owns a SQLite store, so the engine state lives in memory (it is published every 100 ms while jobs
+   * move; a durable write each time would only cost fsyncs). The fence is still checked. It is written to the table
+   * at most every 30 s and at close, so that a restarted server starts from it (the dashboard's last hour).
+   */
+  async putEngineState(json: string, fence: Fence): Promise<void> {
+    const row = this.leaseEpoch.get() as { epoch: number } | undefined;
+    if (row?.epoch !== fence.epoch) throw new FencedError(fence.epoch, row?.epoch);
+    this.engineState = { json, at: Date.now() };
+    if (this.engineState.at - this.engineStateSavedAt >= ENGINE_STATE_SAVE_MS) this.saveEngineState();
+  }
+
+  async getEngineState(): Promise<{ json: string; at: number } | undefined> {
+    if (this.engineState) return this.engineState;
+    const r = this.db.prepare('SELECT json, at FROM engine_state WHERE id = 1').get() as
+      { json: string; at: number } | undefined;
+    return r ? { json: r.json, at: r.at } : undefined;
+  }
+
+  private saveEngineState(): void {
+    const st = this.engineState;
+    if (!st) return;
+    this.engineStateSavedAt = st.at;
+    try {
+      this.db
+        .prepare(
+          'INSERT INTO engine_state (id, json, at) VALUES (1, ?, ?) ON CONFLICT (id) DO UPDATE SET json = excluded.json, at = excluded.at',
+        )
+        .run(st.json, st.at);
+    } catch {
+      // Only the chart's past depends on it; a busy or full disk must not fail the engine's publish.
+    }
+  }
+
+  subscribe(channel: ChangeChannel, listener: (payload: string) => void): () => void {
+    this.events.on(channel, listener);
+    return () => this.events.off(channel, listener);
+  }
+
+  async notify(channel: ChangeChannel, payload: string): Promise<void> {
+    this.events.emit(channel, payload);
+  }
+}
+
+interface JobRow {
+  doc: string;
+  tags: string | null;
+}
+
+/** A stored job: its document, with the tags kept apart (setJobTags) laid over it. */
+function rowToJob(r: JobRow): Job {
+  const job = JSON.parse(r.doc) as Job;
+  if (r.tags !== null) job.tags = JSON.parse(r.tags) as Record<string, string>;
+  return job;
 }

@@ -23,12 +23,17 @@ function route() {
   return { page: null, title: 'Not found', params };
 }
 
+let shown = 0; // which show() is the latest: a slower earlier one must not take the screen back
+
 async function show() {
+  const mine = ++shown;
   current?.dispose?.();
   current = null;
   const r = route();
-  const container = $('page');
-  container.replaceChildren();
+  // Each page renders into its own element: when the route changes before a page has loaded, the stale page goes on
+  // filling a detached element instead of the screen.
+  const container = h('div', {});
+  $('page').replaceChildren(container);
   document.title = r.title + ' · openbatch';
   for (const a of document.querySelectorAll('#nav a')) {
     const target = a.getAttribute('href').slice(1);
@@ -43,9 +48,11 @@ async function show() {
     return;
   }
   try {
-    current = (await r.page(container, r.params, r.id)) ?? {};
+    const page = (await r.page(container, r.params, r.id)) ?? {};
+    if (mine !== shown) page.dispose?.();
+    else current = page;
   } catch (err) {
-    if (err.status === 401) return;
+    if (err.status === 401 || mine !== shown) return;
     container.append(h('p', { class: 'error', role: 'alert' }, 'Could not load this page: ' + err.message));
   }
 }

@@ -22,6 +22,59 @@ function section(id, title, ...body) {
   return h('section', { 'aria-labelledby': id }, h('h2', { id }, title), ...body);
 }
 
+const SVG = 'http://www.w3.org/2000/svg';
+/** Children's states in the order the bar shows them, from done to waiting. */
+const BAR_ORDER = ['SUCCEEDED', 'FAILED', 'RUNNING', 'STARTING', 'RUNNABLE', 'PENDING', 'SUBMITTED'];
+
+/** An array's children at a glance: one bar, a segment per state sized by its count, and the counts as text. */
+function childrenProgress(size, summary) {
+  const W = 600;
+  const H = 18;
+  const done = (summary.SUCCEEDED ?? 0) + (summary.FAILED ?? 0);
+  const svg = document.createElementNS(SVG, 'svg');
+  svg.setAttribute('viewBox', `0 0 ${W} ${H}`);
+  svg.setAttribute('role', 'img');
+  svg.setAttribute('class', 'array-bar');
+  const label = BAR_ORDER.filter((st) => summary[st]).map((st) => `${st} ${summary[st]}`);
+  svg.setAttribute(
+    'aria-label',
+    `${done} of ${size} children finished` + (label.length ? ': ' + label.join(', ') : ''),
+  );
+  const back = document.createElementNS(SVG, 'rect');
+  for (const [k, v] of Object.entries({ x: 0, y: 0, width: W, height: H, class: 'seg-empty' })) back.setAttribute(k, v);
+  svg.append(back);
+  let x = 0;
+  for (const st of BAR_ORDER) {
+    const n = summary[st] ?? 0;
+    if (!n) continue;
+    const w = (n / size) * W;
+    const r = document.createElementNS(SVG, 'rect');
+    const attrs = { x: x.toFixed(2), y: 0, width: w.toFixed(2), height: H, class: 'seg seg-' + st.toLowerCase() };
+    for (const [k, v] of Object.entries(attrs)) r.setAttribute(k, String(v));
+    r.setAttribute('data-state', st);
+    r.setAttribute('data-count', String(n));
+    const t = document.createElementNS(SVG, 'title');
+    t.textContent = `${st}: ${n}`;
+    r.append(t);
+    svg.append(r);
+    x += w;
+  }
+  return h(
+    'figure',
+    { class: 'array-progress', id: 'array-progress' },
+    svg,
+    h(
+      'figcaption',
+      {},
+      h('strong', {}, `${done} / ${size} finished (${size ? Math.floor((done / size) * 100) : 0} %)`),
+      ' ',
+      BAR_ORDER.filter((st) => summary[st]).map((st) =>
+        h('span', { class: 'key seg-' + st.toLowerCase(), 'data-state': st }, `${st} ${summary[st]}`),
+      ),
+    ),
+  );
+}
+
 async function childrenSection(job) {
   const size = job.arrayProperties?.size;
   if (size === undefined) return null;
@@ -53,6 +106,7 @@ async function childrenSection(job) {
   return section(
     'array-title',
     `Array job: ${size} children`,
+    childrenProgress(size, summary),
     h(
       'p',
       { id: 'array-summary' },

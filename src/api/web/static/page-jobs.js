@@ -1,4 +1,5 @@
-// Jobs: server-side search (job ID or name prefix) and filters, keyset paging with "Load more", live statuses.
+// Jobs: server-side search (job ID or name prefix) and filters, keyset paging with "Load more", live statuses, and
+// new matching jobs added on top as they are submitted.
 import { fmtTime, getJson, h, link, statusBadge } from './dom.js';
 
 const STATUSES = ['SUBMITTED', 'PENDING', 'RUNNABLE', 'STARTING', 'RUNNING', 'SUCCEEDED', 'FAILED'];
@@ -94,44 +95,73 @@ export async function renderJobs(container, params) {
   for (const k of ['q', 'queue', 'status', 'pi', 'user', 'from', 'to']) if (params.get(k)) query.set(k, params.get(k));
   let next = null;
 
-  async function load() {
-    const q = new URLSearchParams(query);
-    if (next) q.set('after', next);
-    const page = await getJson('/ui/api/jobs?' + q.toString());
-    for (const j of page.jobs) {
-      const statusCell = h('td', {}, statusBadge(j.status));
-      const tr = h(
-        'tr',
-        { 'data-job-id': j.jobId },
-        h('th', { scope: 'row' }, link('/jobs/' + encodeURIComponent(j.jobId), j.jobId)),
-        h('td', {}, j.jobName),
-        statusCell,
-        h('td', {}, j.queue),
-        h('td', {}, j.user),
-        h('td', {}, j.pi),
-        h('td', {}, fmtTime(j.createdAt)),
-        h('td', {}, fmtTime(j.startedAt)),
-        h('td', {}, fmtTime(j.stoppedAt)),
-        h('td', {}, j.exitCode ?? '—'),
-      );
-      rows.set(j.jobId, statusCell);
-      tbody.append(tr);
-    }
-    next = page.next ?? null;
-    more.hidden = !next;
+  function row(j) {
+    const statusCell = h('td', {}, statusBadge(j.status));
+    rows.set(j.jobId, statusCell);
+    return h(
+      'tr',
+      { 'data-job-id': j.jobId },
+      h('th', { scope: 'row' }, link('/jobs/' + encodeURIComponent(j.jobId), j.jobId)),
+      h('td', {}, j.jobName),
+      statusCell,
+      h('td', {}, j.queue),
+      h('td', {}, j.user),
+      h('td', {}, j.pi),
+      h('td', {}, fmtTime(j.createdAt)),
+      h('td', {}, fmtTime(j.startedAt)),
+      h('td', {}, fmtTime(j.stoppedAt)),
+      h('td', {}, j.exitCode ?? '—'),
+    );
+  }
+  function showCount() {
     note.textContent =
       rows.size === 0
         ? 'No jobs match.'
         : `${rows.size} job${rows.size === 1 ? '' : 's'} shown${next ? '; more below' : ''}.`;
   }
+
+  async function load() {
+    const q = new URLSearchParams(query);
+    if (next) q.set('after', next);
+    const page = await getJson('/ui/api/jobs?' + q.toString());
+    for (const j of page.jobs) if (!rows.has(j.jobId)) tbody.append(row(j));
+    next = page.next ?? null;
+    more.hidden = !next;
+    showCount();
+  }
+
+  // A job the table does not show changed: it may be new. Ask for the first page again (the same filters, so only
+  // jobs that match) and put the ones not shown yet on top, newest first.
+  let newer = null;
+  function lookForNewJobs() {
+    newer ??= setTimeout(async () => {
+      try {
+        const page = await getJson('/ui/api/jobs?' + query.toString());
+        const fresh = page.jobs.filter((j) => !rows.has(j.jobId)).map(row);
+        if (fresh.length) {
+          tbody.prepend(...fresh);
+          showCount();
+        }
+      } catch {
+        /* the next event retries */
+      }
+      newer = null;
+    }, 500);
+  }
   more.addEventListener('click', () => void load());
   await load();
   return {
     onJobs(list) {
+      let unknown = false;
       for (const j of list) {
         const cell = rows.get(j.jobId);
         if (cell) cell.replaceChildren(statusBadge(j.status));
+        else unknown = true;
       }
+      if (unknown) lookForNewJobs();
+    },
+    dispose() {
+      if (newer) clearTimeout(newer);
     },
   };
 }

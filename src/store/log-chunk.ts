@@ -4,7 +4,7 @@
  * timestamp, then the message's UTF-8 bytes. The sink packs events in this form as it splits output, so the store
  * inserts chunks as they come (one B-tree insert per ~64 KB instead of per line).
  */
-import type { LogChunk } from '../../core/ports.js';
+import type { LogChunk } from '../core/ports.js';
 
 export const CHUNK_EVENT_HEADER = 8;
 

@@ -1,0 +1,112 @@
+/**
+ * The soak of issue 14: 100 concurrent clients mixing the Batch and Logs operations for 60 s against a server that
+ * runs the jobs (process runtime). Targets: 0 errors, p99 <= 100 ms, RSS growth <= 10% from the end of a 10 s warm-up.
+ */
+import { cpus, loadavg } from 'node:os';
+import { createQueue } from '../test/helpers/setup.js';
+import { sdkClient } from '../test/helpers/signed.js';
+import { startTestServer } from '../test/helpers/server.js';
+import { runSoak, serverMemory } from '../test/chaos/soak-load.js';
+import { percentile, type ScenarioResult } from './harness.js';
+
+export async function soak({ rounds }: { rounds: number }): Promise<ScenarioResult> {
+  const p50: number[] = [];
+  const p99: number[] = [];
+  const rate: number[] = [];
+  const errors: number[] = [];
+  const serverP50: number[] = [];
+  const serverP99: number[] = [];
+  const loopP99: number[] = [];
+  const growth: number[] = [];
+  const heapGrowth: number[] = [];
+  const serverCpu: number[] = [];
+  const drainedHeap: number[] = [];
+  const rssEnd: number[] = [];
+  const notes: string[] = [];
+  // One 60 s soak is already a long sample; a round is a whole soak on a fresh server.
+  for (let r = 0; r < Math.min(rounds, 2); r++) {
+    const srv = await startTestServer({ args: ['--vcpus', '4'] });
+    try {
+      await createQueue(sdkClient(srv), {
+        queue: 'soak',
+        maxvCpus: 4,
+        definition: { name: 'soak', command: ['true'] },
+      });
+      const res = await runSoak({
+        url: srv.url,
+        creds: srv,
+        pid: srv.proc.pid!,
+        clients: 100,
+        warmupMs: 10_000,
+        durationMs: 60_000,
+        queue: 'soak',
+        jobDefinition: 'soak',
+      });
+      p50.push(percentile(res.latenciesMs, 50));
+      p99.push(percentile(res.latenciesMs, 99));
+      rate.push(res.requests / 60);
+      errors.push(res.errorCount);
+      serverP50.push(res.server.p50Ms);
+      serverCpu.push(res.serverCpuPerRequestUs);
+      serverP99.push(res.server.p99Ms);
+      loopP99.push(res.server.eventLoopDelayP99Ms);
+      growth.push(((res.rssEndBytes - res.rssStartBytes) / res.rssStartBytes) * 100);
+      heapGrowth.push(
+        ((res.server.heapUsedEndBytes - res.server.heapUsedStartBytes) / res.server.heapUsedStartBytes) * 100,
+      );
+      rssEnd.push(res.rssEndBytes / 1e6);
+      // Each client cancels or terminates its own oldest jobs, so the backlog stays level; once what is left has run
+      // (at most 3 minutes), memory that is still above the warm-up baseline would be a leak.
+      const drainEnd = Date.now() + 180_000;
+      let after = await serverMemory(srv.url, srv.proc.pid!);
+      while (after.active > 0 && Date.now() < drainEnd) {
+        await new Promise((r) => setTimeout(r, 1000));
+        after = await serverMemory(srv.url, srv.proc.pid!);
+      }
+      await new Promise((r) => setTimeout(r, 5000)); // idle: let V8 collect
+      after = await serverMemory(srv.url, srv.proc.pid!);
+      drainedHeap.push(((after.heapUsed - res.server.heapUsedStartBytes) / res.server.heapUsedStartBytes) * 100);
+      notes.push(
+        `round ${r + 1}: after the backlog ran (${after.active} unfinished jobs left) and 5 s idle: RSS ${(after.rss / 1e6).toFixed(0)} MB, V8 heap used ${(after.heapUsed / 1e6).toFixed(0)} MB.`,
+      );
+      if (res.errors.length) notes.push(`round ${r + 1} errors: ${res.errors.slice(0, 3).join('; ')}`);
+      const byOp = (lat: (op: string) => number) =>
+        Object.keys(res.byOperation)
+          .sort()
+          .map((op) => `${op} ${lat(op).toFixed(1)}`)
+          .join(', ');
+      notes.push(
+        `round ${r + 1}: requests by operation ${JSON.stringify(res.byOperation)}; p99 by operation as the clients saw it (ms): ${byOp(
+          (op) =>
+            percentile(
+              res.latenciesMs.filter((_, i) => res.operations[i] === op),
+              99,
+            ),
+        )}; as the server measured it (ms, from its histogram): ${byOp((op) => res.server.p99ByOperationMs[op] ?? 0)}; event-loop delay max ${res.server.eventLoopDelayMaxMs.toFixed(0)} ms; RSS ${(res.rssStartBytes / 1e6).toFixed(0)} -> ${(res.rssEndBytes / 1e6).toFixed(0)} MB (max ${(res.rssMaxBytes / 1e6).toFixed(0)}), V8 heap used ${(res.server.heapUsedStartBytes / 1e6).toFixed(0)} -> ${(res.server.heapUsedEndBytes / 1e6).toFixed(0)} MB, unfinished jobs in memory ${res.server.activeJobsStart} -> ${res.server.activeJobsEnd}; load generator ${res.generatorCpuPerRequestUs.toFixed(0)} µs CPU per request; load average at the end ${loadavg()[0]!.toFixed(1)} on ${cpus().length} cores.`,
+      );
+    } finally {
+      await srv.stop();
+    }
+  }
+  notes.unshift(
+    "Method: 100 clients, each one keep-alive connection and a loop of SigV4-signed requests (one reused signer per service), cycling through SubmitJob, DescribeJobs, ListJobs (RUNNABLE, SUCCEEDED), DescribeJobQueues, DescribeComputeEnvironments, DescribeJobDefinitions, CancelJob, TerminateJob, TagResource, DescribeLogGroups, DescribeLogStreams with no pause between requests (a closed loop: the rate is whatever the server sustains, and latency = 100 / rate on average); the jobs run `true` on the process runtime (--vcpus 4); each client's CancelJob and TerminateJob take its own oldest jobs in turn (two submitted, one cancelled and one terminated per cycle of the mix), so every job is run, cancelled or terminated and the backlog stays level: a steady state, in which memory that grows is a leak rather than the queue. The clients run in their own process (test/chaos/soak-client.ts), not the server's, but on the same 2 cores. \"Server\" latency is the server's own openbatch_api_request_duration_seconds histogram over the measured window (request parsed to response sent, quantiles interpolated in its buckets as Prometheus' histogram_quantile does); \"clients\" latency runs from writing the signed request to reading the whole answer, so it also holds the time a request waits for the server's event loop. Memory and CPU: /proc of the server process at the end of a 10 s warm-up and at the end of the 60 s; V8 heap from /metrics.",
+  );
+  return {
+    title: 'Soak: 100 concurrent clients mixing operations for 60 s',
+    metrics: [
+      { name: 'errors', unit: '', values: errors, target: { op: '<=', value: 0 } },
+      { name: 'p50 latency, server', unit: 'ms', values: serverP50 },
+      { name: 'p99 latency, server', unit: 'ms', values: serverP99, target: { op: '<=', value: 100 } },
+      { name: 'p50 latency, clients', unit: 'ms', values: p50 },
+      { name: 'p99 latency, clients', unit: 'ms', values: p99 },
+      { name: 'event-loop delay p99, server', unit: 'ms', values: loopP99 },
+      { name: 'requests served', unit: 'req/s', values: rate },
+      { name: 'server CPU per request (all threads)', unit: 'µs', values: serverCpu },
+      { name: 'RSS growth over the 60 s', unit: '%', values: growth, target: { op: '<=', value: 10 } },
+      { name: 'V8 heap used growth over the 60 s', unit: '%', values: heapGrowth },
+      { name: 'V8 heap used, after the backlog ran, vs warm-up', unit: '%', values: drainedHeap },
+      { name: 'RSS at the end', unit: 'MB', values: rssEnd },
+    ],
+    notes,
+  };
+}

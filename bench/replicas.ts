@@ -1,0 +1,166 @@
+/**
+ * Benchmarks of issue 10 that need several replicas on one PostgreSQL database: SubmitJob spread over two replicas
+ * against one replica in the same run, a follower's 200 to RUNNABLE, and failover (kill -9 of the leader to the next
+ * job RUNNING). Every round uses a fresh database on the machine's PostgreSQL, dropped afterwards.
+ */
+import * as B from '@aws-sdk/client-batch';
+import { sdkClient } from '../test/helpers/signed.js';
+import { health, leaderOf, startReplicas, type Replicas } from '../test/helpers/replicas.js';
+import type { TestServer } from '../test/helpers/server.js';
+import { createQueue } from '../test/helpers/setup.js';
+import { blast, median, percentile, presign, type ScenarioResult } from './harness.js';
+
+const CONCURRENCY = 32;
+const JOBS = 10_000;
+const POOL = '16';
+
+const replicas = (n: number, leaseMs?: number): Promise<Replicas> =>
+  startReplicas(n, {
+    args: ['--runtime', 'process', '--vcpus', '8'],
+    env: { OPENBATCH_DATABASE_POOL_SIZE: POOL },
+    ...(leaseMs !== undefined ? { leaseMs } : {}),
+  });
+
+const submitBody = (i: number) => ({ jobName: `bench-${i}`, jobQueue: 'q', jobDefinition: 'jd' });
+
+/** SubmitJob requests/s with 32 connections spread evenly over `n` replicas (jobs queue on a DISABLED CE). */
+async function submitRate(n: number): Promise<number> {
+  const rs = await replicas(n);
+  try {
+    await createQueue(sdkClient(rs.servers[0]!), {
+      queue: 'q',
+      ce: 'held',
+      maxvCpus: 0,
+      ceState: 'DISABLED',
+      definition: { name: 'jd', command: ['true'] },
+    });
+    const per = Math.floor(JOBS / n);
+    const batches = await Promise.all(
+      rs.servers.map((s, k) => presign(s.url, s, '/v1/submitjob', (i) => submitBody(k * per + i), per)),
+    );
+    await Promise.all(rs.servers.map((s, k) => blast(s.url, batches[k]!.slice(0, 300), CONCURRENCY / n)));
+    const t0 = performance.now();
+    const runs = await Promise.all(rs.servers.map((s, k) => blast(s.url, batches[k]!, CONCURRENCY / n)));
+    const ms = performance.now() - t0;
+    const errors = runs.flatMap((r) => r.errors);
+    if (errors.length) throw new Error(`SubmitJob errors: ${errors.slice(0, 3).join('; ')}`);
+    return ((per * n) / ms) * 1000;
+  } finally {
+    await rs.stop();
+  }
+}
+
+/** SubmitJob on PostgreSQL: one replica vs two replicas in the same run. */
+export async function submitTwoReplicas({ rounds }: { rounds: number }): Promise<ScenarioResult> {
+  const one: number[] = [];
+  const two: number[] = [];
+  for (let r = 0; r < rounds; r++) {
+    one.push(await submitRate(1));
+    two.push(await submitRate(2));
+  }
+  return {
+    title: 'SubmitJob on PostgreSQL: one replica vs two (32 signed connections in all)',
+    metrics: [
+      { name: 'one replica', unit: 'jobs/s', values: one },
+      { name: 'two replicas', unit: 'jobs/s', values: two },
+      { name: 'two / one', unit: '×', values: two.map((v, i) => v / one[i]!), target: { op: '>=', value: 1 } },
+    ],
+    notes: [
+      `${JOBS.toLocaleString('en')} signed SubmitJob requests per round, pre-signed, over ${CONCURRENCY} keep-alive connections split evenly over the replicas; PostgreSQL 15 on the same 2-core machine as the replicas and the load generator (so two replicas share the same two cores: the figure shows what the shared database allows, not what two machines would).`,
+    ],
+  };
+}
+
+/** A follower's 200 to RUNNABLE (the leader learns of the job from the store), and failover time after kill -9. */
+export async function followerAndFailover({ rounds }: { rounds: number }): Promise<ScenarioResult> {
+  const toRunnable: number[] = [];
+  const failover: number[] = [];
+  for (let r = 0; r < Math.max(rounds, 5); r++) {
+    // The server's default lease (5 s): what an operator gets without tuning.
+    const rs = await replicas(3, 5000);
+    try {
+      const { leader } = await leaderOf(rs.servers);
+      const followers = rs.servers.filter((s) => s !== leader);
+      const sdk = sdkClient(leader);
+      await createQueue(sdk, {
+        queue: 'held',
+        ce: 'held',
+        maxvCpus: 0,
+        ceState: 'DISABLED',
+        definition: { name: 'jd', command: ['true'] },
+      });
+      await createQueue(sdk, { queue: 'q', ce: 'ce', maxvCpus: 8 });
+      if (r < rounds) toRunnable.push(...(await followerToRunnable(followers[0]!, 40)));
+      failover.push(await failoverMs(leader, followers));
+    } finally {
+      await rs.stop();
+    }
+  }
+  return {
+    title: 'Replicas on PostgreSQL: a follower 200 → RUNNABLE, and failover after kill -9 of the leader',
+    metrics: [
+      {
+        name: 'follower 200 → RUNNABLE, p50',
+        unit: 'ms',
+        values: [median(toRunnable)],
+        target: { op: '<=', value: 100 },
+      },
+      { name: 'follower 200 → RUNNABLE, p99', unit: 'ms', values: [percentile(toRunnable, 99)] },
+      { name: 'failover, median of rounds', unit: 's', values: [median(failover)], target: { op: '<=', value: 10 } },
+      {
+        name: 'failover, worst of rounds',
+        unit: 's',
+        values: [Math.max(...failover)],
+        target: { op: '<=', value: 10 },
+      },
+    ],
+    notes: [
+      `Three replicas, --leader-lease-ms 5000 (the default). 200 → RUNNABLE: ${toRunnable.length} jobs submitted one at a time to a follower, each polled on that follower with DescribeJobs every 5 ms until RUNNABLE (its queue's environment is DISABLED, so jobs stop there). Failover (${failover.length} rounds: ${failover.map((s) => s.toFixed(1)).join(', ')} s): kill -9 of the leader, then at once a job submitted on a follower; the time until DescribeJobs on that follower says RUNNING.`,
+    ],
+  };
+}
+
+async function followerToRunnable(follower: TestServer, n: number): Promise<number[]> {
+  const sdk = sdkClient(follower);
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
+    const { jobId } = await sdk.send(
+      new B.SubmitJobCommand({ jobName: `f${i}`, jobQueue: 'held', jobDefinition: 'jd' }),
+    );
+    for (;;) {
+      const j = (await sdk.send(new B.DescribeJobsCommand({ jobs: [jobId!] }))).jobs![0]!;
+      if (j.status === 'RUNNABLE') break;
+      await new Promise((res) => setTimeout(res, 5));
+    }
+    out.push(performance.now() - t0);
+  }
+  return out;
+}
+
+async function failoverMs(leader: TestServer, followers: TestServer[]): Promise<number> {
+  const via = followers[0]!;
+  const sdk = sdkClient(via);
+  const t0 = performance.now();
+  leader.proc.kill('SIGKILL');
+  // The follower answers at once (it is not the leader); the job runs once a new leader takes over.
+  let jobId: string | undefined;
+  while (!jobId) {
+    try {
+      jobId = (await sdk.send(new B.SubmitJobCommand({ jobName: 'after', jobQueue: 'q', jobDefinition: 'jd' }))).jobId;
+    } catch {
+      await new Promise((res) => setTimeout(res, 20));
+    }
+  }
+  for (;;) {
+    const j = (await sdk.send(new B.DescribeJobsCommand({ jobs: [jobId] }))).jobs![0]!;
+    if (j.status === 'RUNNING' || j.status === 'SUCCEEDED') break;
+    if (performance.now() - t0 > 120_000) throw new Error(`no job ran within 120 s of the kill: ${j.status}`);
+    await new Promise((res) => setTimeout(res, 20));
+  }
+  const s = (performance.now() - t0) / 1000;
+  // The new leader must be one of the survivors.
+  const h = await health(via);
+  if (!h.leader || 'error' in h.leader) throw new Error(`no leader after failover: ${JSON.stringify(h)}`);
+  return s;
+}

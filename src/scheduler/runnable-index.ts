@@ -1,0 +1,89 @@
+/**
+ * Ordered RUNNABLE structures the engine keeps per queue, so a scheduling pass reads jobs in run order without
+ * sorting anything (Slurm and Armada keep per-partition and per-queue ordered lists for the same reason):
+ * - a FIFO queue: one insertion-ordered map (first in, first out);
+ * - a fair-share queue: one ShareRunnable per share identifier, each ordered by schedulingPriority (higher first),
+ *   then first in, first out.
+ * Insert and delete are O(1) (plus O(distinct priorities) when a priority appears or disappears). Pure: no I/O.
+ */
+
+/** One share's RUNNABLE entries: buckets by schedulingPriority, each first in, first out. */
+export class ShareRunnable<T> {
+  private readonly buckets = new Map<number, Map<string, T>>();
+  /** Distinct priorities present, highest first. */
+  private priorities: number[] = [];
+  size = 0;
+
+  add(id: string, priority: number, item: T): void {
+    let b = this.buckets.get(priority);
+    if (!b) {
+      this.buckets.set(priority, (b = new Map()));
+      let i = 0;
+      while (i < this.priorities.length && this.priorities[i]! > priority) i++;
+      this.priorities.splice(i, 0, priority);
+    }
+    if (!b.has(id)) this.size++;
+    b.set(id, item);
+  }
+
+  delete(id: string, priority: number): boolean {
+    const b = this.buckets.get(priority);
+    if (!b?.delete(id)) return false;
+    this.size--;
+    if (b.size === 0) {
+      this.buckets.delete(priority);
+      this.priorities = this.priorities.filter((p) => p !== priority);
+    }
+    return true;
+  }
+
+  get(id: string, priority: number): T | undefined {
+    return this.buckets.get(priority)?.get(id);
+  }
+
+  *entries(): Generator<[string, T]> {
+    for (const p of [...this.priorities]) {
+      const b = this.buckets.get(p);
+      if (b) yield* b;
+    }
+  }
+
+  *[Symbol.iterator](): Generator<T> {
+    for (const [, v] of this.entries()) yield v;
+  }
+}
+
+/** One queue's RUNNABLE entries: FIFO, or per share identifier when the queue has a fair-share policy. */
+export class QueueRunnable<T> {
+  readonly fifo = new Map<string, T>();
+  readonly shares = new Map<string, ShareRunnable<T>>();
+
+  get size(): number {
+    let n = this.fifo.size;
+    for (const s of this.shares.values()) n += s.size;
+    return n;
+  }
+
+  /** Adds an entry; `share` undefined puts it in the FIFO part (a queue without a policy). */
+  add(id: string, item: T, share?: string, priority = 0): void {
+    if (share === undefined) {
+      this.fifo.set(id, item);
+      return;
+    }
+    let s = this.shares.get(share);
+    if (!s) this.shares.set(share, (s = new ShareRunnable()));
+    s.add(id, priority, item);
+  }
+
+  delete(id: string, share?: string, priority = 0): boolean {
+    if (share === undefined) return this.fifo.delete(id);
+    const s = this.shares.get(share);
+    if (!s?.delete(id, priority)) return false;
+    if (s.size === 0) this.shares.delete(share);
+    return true;
+  }
+
+  get(id: string, share?: string, priority = 0): T | undefined {
+    return share === undefined ? this.fifo.get(id) : this.shares.get(share)?.get(id, priority);
+  }
+}

@@ -1,0 +1,1203 @@
+/**
+ * The engine: the one place where jobs move through their lifecycle (see core/job-states.ts). It runs only on the
+ * replica that holds the leader lease, and every write it makes carries the lease's epoch (a fenced write), so a
+ * leader that was paused or cut off and comes back can change nothing.
+ *
+ * It keeps the active jobs in memory with the scheduling indexes (RUNNABLE per queue, dependents, arrays, what
+ * running attempts hold), rebuilt from the store when it starts leading. It learns of work from the store: jobs
+ * SUBMITTED on any replica (a `jobs-submitted` signal, and polling as a fallback) and cancel/terminate intents
+ * (`job-intents`). On the leader's own replica SubmitJob hands the job over directly (submitLocal), so a single
+ * server commits a job RUNNABLE in its first write.
+ *
+ * It publishes what followers need to answer like the leader: the capacity in use and the front of each queue
+ * (engine state, for why-waits) and batches of status changes (`job-changes`, for dashboards).
+ */
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { jobDefinitionNameOfArn, type ArnContext } from '../../core/arn.js';
+import { FencedError } from '../../core/errors.js';
+import { checkTransition } from '../../core/job-states.js';
+import type {
+  AttemptExtras,
+  Clock,
+  ExitReport,
+  Fence,
+  JobChange,
+  LogSink,
+  RunSpec,
+  Runtime,
+  RuntimeEvents,
+  Store,
+} from '../../core/ports.js';
+import { shouldRetry } from '../../core/retry.js';
+import { isTerminal, type HostCapacity, type Job, type JobStatus } from '../../core/types.js';
+import { explainWait, neverFits } from '../../scheduler/explain.js';
+import type { FairsharePolicy } from '../../scheduler/fair-share.js';
+import { schedule, type Snapshot } from '../../scheduler/schedule.js';
+import { ArrayState, ChildCode, deriveChild, parseChildId } from '../array-state.js';
+import type { ResourceRegistry } from '../resources.js';
+import { WriteBuffer } from '../write-buffer.js';
+import { Capacity, type Allocation } from './capacity.js';
+import { DropLog } from './drop-log.js';
+import { ActivityHistory, HISTORY_SAMPLE_MS } from './activity-history.js';
+import { attemptEnvironment } from './attempt-environment.js';
+import { endNodes, nodeRuns } from './node-runs.js';
+import type { EngineState } from './engine-state.js';
+import { publishedQueues, schedQueues, type QueueSources } from './queue-snapshot.js';
+import { JobInterner } from './job-interner.js';
+import { RunnableQueues } from './runnable-queues.js';
+import { ShareLedger } from './share-ledger.js';
+import { rebuildShareUsage, widestWindowMs } from './usage-rebuild.js';
+import { podRunFields } from '../../core/eks-pod.js';
+
+export interface EngineOptions {
+  arn: ArnContext;
+  host: HostCapacity;
+  clock: Clock;
+  /** Name of this host in `Host EC2 (instance ...) terminated.` reasons. */
+  hostName?: string;
+  /** How often the engine looks for SUBMITTED jobs and intents in case a signal was lost. */
+  pollMs?: number;
+  /** How often the dashboard's activity chart is sampled (30 s by default). */
+  historySampleMs?: number;
+}
+
+const ESSENTIAL_EXITED = 'Essential container in task exited';
+export const TIMEOUT_REASON = 'Job attempt duration exceeded timeout';
+/** How often status changes are sent to other replicas' dashboards, and engine state is published at most. */
+const PUBLISH_MS = 100;
+/**
+ * How far back a rescan for RUNNABLE jobs another replica inserted looks (by their creation time): a lost signal is
+ * found within a rescan period, and the rescan reads recent jobs only, not a deep queue.
+ */
+const RESCAN_WINDOW_MS = 5 * 60_000;
+/** How long RUNNING waits to be written, in case the job ends first (see WriteBuffer.enqueueDeferred). */
+const RUNNING_DEFER_MS = 50;
+
+export class Engine implements RuntimeEvents {
+  /** Every job not SUCCEEDED/FAILED, plus terminal ones until their last state is committed. */
+  private readonly active = new Map<string, Job>();
+  /** Per queue ARN: RUNNABLE job ids (and array parents with RUNNABLE children) in run order (FIFO or per share). */
+  private readonly runnable = new RunnableQueues();
+  /** Shares the equal parts of active jobs (about half their memory at 1,000,000 queued). */
+  private readonly interner = new JobInterner();
+  /** vCPUs running per queue, and per share of fair-share queues with their decayed usage. */
+  private readonly ledger = new ShareLedger();
+  /** Dependency id -> jobs waiting on it. */
+  private readonly dependents = new Map<string, Set<string>>();
+  /** Array parent id -> its children's compact state (from release until the parent ends). */
+  private readonly arrays = new Map<string, ArrayState>();
+  /** Array id -> arrays that depend on it N_TO_N. */
+  private readonly nToNDependents = new Map<string, Set<string>>();
+  /** Arrays whose stored statusSummary is behind (recomputed once per turn of the event loop). */
+  private readonly dirtyArrays = new Set<ArrayState>();
+  private readonly capacity: Capacity;
+  private readonly history = new ActivityHistory();
+  private readonly writer: WriteBuffer;
+  private fence: Fence | undefined;
+  private tickScheduled = false;
+  private timers: NodeJS.Timeout[] = [];
+  private unsubscribe: (() => void)[] = [];
+  private closed = false;
+  private changes = new Map<string, JobChange>();
+  private publishTimer: NodeJS.Timeout | undefined;
+  private pulling: Promise<void> | undefined;
+  private pullAgain = false;
+  private intentsRunning: Promise<void> | undefined;
+  private rescanning = false;
+  /** Jobs dropped from memory while a read of new jobs was in flight (see DropLog). */
+  private readonly drops = new DropLog();
+  runtime!: Runtime;
+  logs!: LogSink;
+  /** What an attempt gets beyond its job (job-role credentials endpoint, secrets): never stored in the job nor shown. */
+  attemptExtras?: (job: Job, attempt: number, pool?: string) => AttemptExtras | undefined;
+  /** Called after every status change on this replica; must not throw. */
+  onTransition?: (job: Job) => void;
+  /** Told how long each scheduling pass took (seconds: plan and hand-off of its starts) and how many it started. */
+  onSchedulePass?: (seconds: number, starts: number) => void;
+  /** Called once when a fenced write shows that another replica leads now. */
+  onFenced?: (err: FencedError) => void;
+
+  constructor(
+    private readonly store: Store,
+    private readonly registry: ResourceRegistry,
+    private readonly opts: EngineOptions,
+  ) {
+    this.capacity = new Capacity(opts.host, registry);
+    // Where commits are round trips that wait on the disk (several lanes: PostgreSQL), RUNNING is deferred a moment.
+    this.writer = new WriteBuffer(
+      (jobs) => this.fencedWrite(jobs),
+      store.writeLanes,
+      (store.writeLanes ?? 1) > 1 ? RUNNING_DEFER_MS : 0,
+    );
+    this.writer.onCommitted = (jobs) => {
+      for (const j of jobs)
+        if (isTerminal(j.status) && this.active.get(j.jobId) === j) {
+          this.active.delete(j.jobId);
+          this.drops.drop(j.jobId);
+        }
+    };
+  }
+
+  private get now(): number {
+    return this.opts.clock();
+  }
+
+  /** The epoch this engine leads with, while it leads. */
+  get epoch(): number | undefined {
+    return this.fence?.epoch;
+  }
+
+  private async fencedWrite(jobs: readonly Job[]): Promise<void> {
+    if (!this.fence) throw new FencedError(-1, undefined);
+    try {
+      await this.store.writeJobs(jobs, this.fence);
+    } catch (err) {
+      if (err instanceof FencedError) this.fenced(err);
+      throw err;
+    }
+  }
+
+  private fenced(err: FencedError): void {
+    if (!this.fence) return;
+    this.fence = undefined;
+    this.onFenced?.(err);
+  }
+
+  // ------------------------------------------------------------------ leading
+
+  /**
+   * Starts leading with `epoch`: loads the active jobs, re-attaches or settles the attempts that were running, and
+   * starts scheduling and listening for work.
+   */
+  async lead(epoch: number): Promise<void> {
+    this.fence = { epoch };
+    const loadedFrom = this.now;
+    await this.restoreHistory();
+    this.timers.push(setInterval(() => this.sampleHistory(), this.opts.historySampleMs ?? HISTORY_SAMPLE_MS));
+    this.timers.at(-1)!.unref();
+    const jobs = await this.store.loadActiveJobs();
+    const running: { jobId: string; attempt: number }[] = [];
+    for (let i = 0; i < jobs.length; i++) {
+      const job = jobs[i]!;
+      this.active.set(job.jobId, this.interner.intern(job));
+      if (job.status === 'STARTING' || job.status === 'RUNNING')
+        running.push({ jobId: job.jobId, attempt: job.attempts.length + 1 });
+      // The API serves while a large load runs (src/server.ts): let it answer now and then. Nothing else reads these
+      // maps before the runtime re-attaches the running attempts (below).
+      if (i % 20_000 === 19_999) await new Promise((r) => setImmediate(r));
+    }
+    await this.rebuildUsage(jobs);
+    const released = jobs.filter((j) => j.status === 'PENDING' && j.arrayReleased);
+    // Arrays first, N_TO_N ones last, so that an array's dependency is rebuilt before it is linked.
+    released.sort((a, b) => Number(a.arrayMode === 'N_TO_N') - Number(b.arrayMode === 'N_TO_N'));
+    for (const job of released) await this.rebuildArray(job);
+    for (const job of jobs) {
+      if (job.status === 'SUBMITTED') this.admit(job);
+      else if (job.status === 'PENDING' && !job.arrayReleased) this.admit(job);
+      else if (job.status === 'RUNNABLE') this.addRunnable(job);
+      else if (job.status === 'STARTING' || job.status === 'RUNNING') {
+        this.capacity.allocate(job, this.ceOfRecoveredJob(job));
+        this.countStart(job);
+        this.registry.consumables.acquire(job.consumableResourceProperties?.consumableResourceList, true);
+      }
+    }
+    const gone = await this.runtime.recover(running.map((r) => ({ ...r, pool: this.capacity.get(r.jobId)?.pool })));
+    const goneIds = new Set(gone.map((g) => `${g.jobId}#${g.attempt}`));
+    for (const r of running) {
+      const job = this.active.get(r.jobId)!;
+      if (goneIds.has(`${r.jobId}#${r.attempt}`)) {
+        this.finishAttempt(job, {
+          statusReason: `Host EC2 (instance ${this.opts.hostName ?? hostname()}) terminated.`,
+        });
+      } else {
+        const alloc = this.capacity.get(job.jobId);
+        if (alloc) {
+          alloc.startedAt = job.startedAt;
+          this.armTimeout(job, alloc);
+        }
+        // Re-attached: open its log stream again (idempotent), in case the crash came before its row was written.
+        if (job.container.logStreamName)
+          this.logs.open(job.container.logStreamName, {
+            jobId: job.jobId,
+            attempt: r.attempt,
+            ...(job.owner ? { pi: job.owner.pi } : {}),
+          });
+      }
+    }
+    // Only now, with the active jobs loaded: a pull during the load would admit a job that the load then replaces
+    // with a second object of the same id (one started, the other settled: an illegal transition, a crash).
+    if (this.closed) return; // the term ended while loading
+    const pollMs = this.opts.pollMs ?? 1000;
+    const timers = [
+      setInterval(() => this.applyTimeLimits(), 10_000),
+      setInterval(() => void this.pullSubmitted(), pollMs),
+      setInterval(() => void this.applyIntents(), Math.min(pollMs, 500)),
+    ];
+    // Jobs other replicas committed RUNNABLE whose signal was lost (e.g. while the listener reconnected): only a store
+    // shared by replicas loses signals.
+    if (this.store.clusterId)
+      timers.push(setInterval(() => void this.rescanRunnable(this.now - RESCAN_WINDOW_MS), pollMs * 10));
+    for (const t of timers) t.unref();
+    this.timers.push(...timers);
+    this.unsubscribe.push(
+      this.store.subscribe(
+        'jobs-submitted',
+        (ids) =>
+          // A job whose signal is not taken up now is found by the poll (SUBMITTED) or the rescan (RUNNABLE).
+          void this.adopt(ids.split(',')).catch(() => {}),
+      ),
+    );
+    this.unsubscribe.push(this.store.subscribe('job-intents', () => void this.applyIntents()));
+    // What was submitted or asked for while loading (its signals reached nobody).
+    void this.pullSubmitted();
+    void this.rescanRunnable(loadedFrom - RESCAN_WINDOW_MS);
+    void this.applyIntents();
+    this.kick();
+    this.sampleHistory();
+  }
+
+  /** Seeds fair-share usage from the store: what ran within each decay window under the previous leaders. */
+  private async rebuildUsage(active: readonly Job[]): Promise<void> {
+    const policies = [...this.registry.schedulingPolicies.values()].flatMap((p) =>
+      p.fairsharePolicy ? [p.fairsharePolicy] : [],
+    );
+    if (!policies.length) return;
+    // Terminal ones only: the active jobs were loaded just before (and only this leader writes now).
+    const finished = (await this.store.listJobsStoppedSince(this.now - widestWindowMs(policies))).filter((j) =>
+      isTerminal(j.status),
+    );
+    rebuildShareUsage(this.ledger, [...finished, ...active], (q) => this.fairshareOf(q), this.now);
+  }
+
+  /** Continues the activity history the previous leader published (the chart survives restarts). */
+  private async restoreHistory(): Promise<void> {
+    const row = await this.store.getEngineState().catch(() => undefined);
+    if (!row) return;
+    try {
+      this.history.restore((JSON.parse(row.json) as Partial<EngineState>).history, this.now);
+    } catch {
+      // An unreadable old state only costs the chart its past.
+    }
+  }
+
+  private sampleHistory(): void {
+    const st = this.engineState();
+    this.history.add({ t: this.now, runningVcpus: st.host.usedVcpus, queuedJobs: st.queued });
+    this.schedulePublish();
+  }
+
+  private ceOfRecoveredJob(job: Job): string {
+    const q = this.registry.queueByNameOrArn(job.jobQueueArn);
+    return job.container.containerInstanceArn ?? q?.computeEnvironmentOrder[0]?.computeEnvironment ?? '';
+  }
+
+  /** Stops leading and scheduling; running attempts are left to the runtime (see Runtime.abandon). */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const t of this.timers) clearInterval(t);
+    for (const u of this.unsubscribe) u();
+    if (this.publishTimer) clearTimeout(this.publishTimer);
+    this.capacity.clearTimers();
+    if (this.fence) {
+      await this.writer.barrier().catch(() => {});
+      const st = this.engineState();
+      this.history.add({ t: this.now, runningVcpus: st.host.usedVcpus, queuedJobs: st.queued });
+      await this.publish().catch(() => {});
+    }
+  }
+
+  /** Resolves once every change made so far is durable (reads on this replica then see them). */
+  barrier(): Promise<void> {
+    return this.writer.barrier();
+  }
+
+  // ------------------------------------------------------------------ new work
+
+  /**
+   * SubmitJob on the leader's own replica: the job is admitted before its first write, so a job without
+   * dependencies is committed RUNNABLE at once. Rejects with FencedError when this replica no longer leads.
+   */
+  async submitLocal(job: Job): Promise<void> {
+    if (!this.fence || this.closed) throw new FencedError(this.fence?.epoch ?? -1, undefined);
+    this.active.set(job.jobId, this.interner.intern(job));
+    const direct = job.dependsOn.length === 0 && job.arrayProperties === undefined;
+    if (direct) this.makeRunnable(job, false, true);
+    try {
+      await this.writer.writeIndependent(job);
+    } catch (err) {
+      this.active.delete(job.jobId);
+      throw err;
+    }
+    if (direct) {
+      this.addRunnable(job);
+      this.kick();
+    } else this.admit(job);
+  }
+
+  /** Admits the SUBMITTED jobs other replicas wrote (one pull at a time; a signal during a pull pulls again). */
+  pullSubmitted(): Promise<void> {
+    if (!this.fence || this.closed) return Promise.resolve();
+    if (this.pulling) {
+      this.pullAgain = true;
+      return this.pulling;
+    }
+    this.pulling = (async () => {
+      do {
+        this.pullAgain = false;
+        let rows: Job[];
+        do {
+          const mark = this.drops.begin();
+          rows = await this.store.listSubmittedJobs(1000).finally(() => this.drops.end(mark));
+          // A queue created on another replica a moment ago, whose change signal has not arrived (or was lost):
+          // learn it now, or its jobs would wait for the next change of any resource.
+          if (rows.some((j) => !this.registry.queueByNameOrArn(j.jobQueueArn))) await this.registry.reload();
+          let fresh = 0;
+          for (const job of rows) {
+            if (this.active.has(job.jobId) || this.drops.droppedSince(job.jobId, mark)) continue;
+            fresh++;
+            this.active.set(job.jobId, this.interner.intern(job));
+            this.admit(job);
+          }
+          if (fresh === 0) break;
+          await this.writer.barrier();
+        } while (rows.length === 1000 && this.fence);
+      } while (this.pullAgain && this.fence);
+    })()
+      .catch(() => {})
+      .finally(() => (this.pulling = undefined));
+    return this.pulling;
+  }
+
+  /**
+   * Takes up jobs other replicas inserted, by id (their `jobs-submitted` signal, or a rescan): a SUBMITTED one is
+   * admitted; a RUNNABLE one (a job without dependencies that is not an array: its replica admitted it, see
+   * JobCommands) is filed in its queue without being written again. Rejects when the store cannot be read.
+   */
+  private async adopt(ids: readonly string[], since?: number): Promise<void> {
+    if (!this.fence || this.closed) return;
+    const unknown = ids.filter((id) => id !== '' && !this.active.has(id) && !parseChildId(id));
+    if (!unknown.length) return;
+    const mark = since ?? this.drops.begin();
+    try {
+      const rows = await this.store.getJobs(unknown);
+      if (rows.some((j) => !this.registry.queueByNameOrArn(j.jobQueueArn))) await this.registry.reload();
+      for (const row of rows) {
+        if (!this.fence || this.closed) return;
+        if (this.active.has(row.jobId) || this.drops.droppedSince(row.jobId, mark)) continue;
+        if (row.status !== 'SUBMITTED' && row.status !== 'RUNNABLE') continue;
+        const job = this.interner.intern(row);
+        this.active.set(job.jobId, job);
+        if (job.status === 'SUBMITTED') this.admit(job);
+        else this.adoptRunnable(job);
+      }
+    } finally {
+      if (since === undefined) this.drops.end(mark);
+    }
+  }
+
+  /** Files a job another replica committed RUNNABLE; only a job that can never fit is written again (its reason). */
+  private adoptRunnable(job: Job): void {
+    const reason = this.neverFitsReason(job);
+    if (reason !== job.statusReason) {
+      if (reason === undefined) delete job.statusReason;
+      else job.statusReason = this.interner.string(reason);
+      this.writer.enqueueIndependent(job);
+    }
+    this.changed(job);
+    this.addRunnable(job);
+    this.kick();
+  }
+
+  /**
+   * Looks for RUNNABLE jobs created since `since` that are not in memory (committed by another replica, their signal
+   * lost) and takes them up.
+   */
+  private async rescanRunnable(since: number): Promise<void> {
+    if (!this.fence || this.closed || this.rescanning) return;
+    this.rescanning = true;
+    const mark = this.drops.begin();
+    try {
+      const ids = await this.store.listRunnableJobIds(since);
+      await this.adopt(ids, mark);
+    } catch {
+      // Next time.
+    } finally {
+      this.drops.end(mark);
+      this.rescanning = false;
+    }
+  }
+
+  // ------------------------------------------------------------------ cancel / terminate intents
+
+  /**
+   * Applies the cancel/terminate intents recorded by any replica, then removes them (fenced). A job an intent names
+   * that is still SUBMITTED and unknown here is admitted first, so a cancel never loses to its own submission.
+   */
+  applyIntents(): Promise<void> {
+    if (!this.fence || this.closed) return Promise.resolve();
+    // A running pass loops until no intent is left, so a signal during it needs nothing more.
+    if (this.intentsRunning) return this.intentsRunning;
+    this.intentsRunning = (async () => {
+      do {
+        const intents = await this.store.listJobIntents(500);
+        if (intents.length === 0) break;
+        for (const it of intents) {
+          await this.ensureKnown(it.jobId);
+          if (it.action === 'cancel') this.cancel(it.jobId, it.reason);
+          else this.terminate(it.jobId, it.reason);
+        }
+        await this.writer.barrier();
+        if (!this.fence) break;
+        await this.store.deleteJobIntents(
+          intents.map((i) => i.seq),
+          this.fence,
+        );
+      } while (this.fence);
+    })()
+      .catch((err: unknown) => {
+        if (err instanceof FencedError) this.fenced(err);
+      })
+      .finally(() => (this.intentsRunning = undefined));
+    return this.intentsRunning;
+  }
+
+  private async ensureKnown(jobId: string): Promise<void> {
+    const id = parseChildId(jobId)?.parentId ?? jobId;
+    if (this.active.has(id)) return;
+    await this.adopt([id]);
+  }
+
+  /**
+   * CancelJob: fails SUBMITTED/PENDING/RUNNABLE jobs (a PENDING one once its dependencies settle, as AWS does) and
+   * leaves STARTING/RUNNING ones alone.
+   */
+  private cancel(jobId: string, reason: string): void {
+    if (this.stopArrayOrVirtualChild(jobId, reason, false)) return;
+    const live = this.active.get(jobId);
+    if (!live || isTerminal(live.status)) return;
+    if (live.status === 'STARTING' || live.status === 'RUNNING') return;
+    live.isCancelled = true;
+    if (live.status === 'PENDING' || live.status === 'SUBMITTED') {
+      live.statusReason = reason;
+      this.writer.enqueue(live);
+      if (live.status === 'PENDING') return;
+    }
+    this.setFailed(live, reason);
+  }
+
+  /** TerminateJob: as cancel, and stops STARTING/RUNNING attempts (not retried). */
+  private terminate(jobId: string, reason: string): void {
+    if (this.stopArrayOrVirtualChild(jobId, reason, true)) return;
+    const live = this.active.get(jobId);
+    if (!live || isTerminal(live.status)) return;
+    live.isTerminated = true;
+    if (live.status === 'STARTING' || live.status === 'RUNNING') {
+      const alloc = this.capacity.get(live.jobId);
+      if (alloc) {
+        alloc.stopReason = reason;
+        this.writer.enqueue(live);
+        void this.runtime.stop(live.jobId, alloc.attempt, reason);
+      }
+      return;
+    }
+    live.isCancelled = true;
+    this.setFailed(live, reason);
+  }
+
+  /**
+   * Cancel/terminate of a released array parent (its waiting children fail at once; with terminate, running ones are
+   * stopped; the parent fails once all have settled) or of a child that has not started. True when handled.
+   */
+  private stopArrayOrVirtualChild(jobId: string, reason: string, terminate: boolean): boolean {
+    const st = this.arrays.get(jobId);
+    if (st) {
+      st.parent.isCancelled = true;
+      if (terminate) st.parent.isTerminated = true;
+      st.parent.statusReason = reason;
+      this.writer.enqueue(st.parent);
+      for (let i = 0; i < st.size; i++) {
+        const code = st.codes[i];
+        if (code === ChildCode.PENDING || code === ChildCode.RUNNABLE) this.failVirtualChild(st, i, reason, false);
+      }
+      for (const child of [...st.live.values()]) {
+        if (child.status === 'RUNNABLE') {
+          child.isCancelled = true;
+          this.setFailed(child, reason);
+        } else if (terminate) this.terminate(child.jobId, reason);
+      }
+      this.maybeFinishArray(st);
+      return true;
+    }
+    const c = parseChildId(jobId);
+    const parent = c && this.arrays.get(c.parentId);
+    if (c && parent && (parent.codes[c.index] === ChildCode.PENDING || parent.codes[c.index] === ChildCode.RUNNABLE)) {
+      this.failVirtualChild(parent, c.index, reason, true);
+      return true;
+    }
+    return false;
+  }
+
+  // ------------------------------------------------------------------ transitions
+
+  /**
+   * `own`: the change follows only from the job's own attempt (it starts, runs, ends), not from another job's change,
+   * so its write may commit beside others (WriteBuffer); changes that follow from other jobs commit after them.
+   */
+  private setStatus(job: Job, status: JobStatus, reason?: string, own: boolean | 'deferred' = false): void {
+    checkTransition(job.jobId, job.status, status);
+    if (job.status === 'RUNNABLE' && status !== 'RUNNABLE') this.runnable.delete(job.jobId);
+    job.status = status;
+    job.statusChangedAt = this.now;
+    if (reason !== undefined) job.statusReason = this.interner.string(reason);
+    else delete job.statusReason;
+    if (own === 'deferred') this.writer.enqueueDeferred(job);
+    else if (own) this.writer.enqueueIndependent(job);
+    else this.writer.enqueue(job);
+    this.changed(job);
+  }
+
+  /** Tells this replica's listeners and (batched) every other replica's dashboards about a status change. */
+  private changed(job: Job): void {
+    this.onTransition?.(job);
+    this.changes.set(job.jobId, {
+      jobId: job.jobId,
+      status: job.status,
+      jobQueueArn: job.jobQueueArn,
+      pi: job.owner?.pi ?? '',
+    });
+    this.schedulePublish();
+  }
+
+  /** SUBMITTED/PENDING -> PENDING, RUNNABLE or FAILED depending on the dependencies. */
+  private admit(job: Job): void {
+    const deps = job.dependsOn.filter((d) => d.jobId !== undefined && d.type !== 'N_TO_N').map((d) => d.jobId!);
+    const unfinished: string[] = [];
+    for (const id of deps) {
+      const dep = this.active.get(id);
+      if (dep && !isTerminal(dep.status)) unfinished.push(id);
+      else if (dep?.status === 'FAILED') return this.failByDependency(job, dep);
+    }
+    // Dependencies not in memory have finished; look them up before deciding.
+    const settledIds = deps.filter((id) => !this.active.has(id));
+    const decide = (failed: Job | undefined): void => {
+      // Cancelled (or deposed) while the dependencies were looked up.
+      if (isTerminal(job.status) || !this.fence) return;
+      if (failed) return this.failByDependency(job, failed);
+      if (unfinished.length) {
+        for (const id of unfinished) {
+          let set = this.dependents.get(id);
+          if (!set) this.dependents.set(id, (set = new Set()));
+          set.add(job.jobId);
+        }
+        if (job.status !== 'PENDING') this.setStatus(job, 'PENDING');
+        return;
+      }
+      if (job.arrayProperties?.size !== undefined) return this.releaseArray(job);
+      if (job.isCancelled) return this.setFailed(job, job.statusReason ?? 'Cancelled');
+      // Without dependencies, admission follows from the job's submission alone (e.g. one made on a follower).
+      this.makeRunnable(job, true, job.dependsOn.length === 0);
+    };
+    if (settledIds.length === 0) return decide(undefined);
+    void this.store.getJobs(settledIds).then(
+      (rows) => decide(rows.find((r) => r.status === 'FAILED')),
+      () => decide(undefined),
+    );
+  }
+
+  private failByDependency(job: Job, dep: Job): void {
+    this.setFailed(
+      job,
+      `Dependent Job ${dep.jobId} (${dep.jobName}) failed${dep.statusReason ? `: ${dep.statusReason}` : ''}`.slice(
+        0,
+        1024,
+      ),
+    );
+  }
+
+  /** `own` as in setStatus: a new job, or a retry after its own attempt. */
+  private makeRunnable(job: Job, queue = true, own = false): void {
+    this.setStatus(job, 'RUNNABLE', this.neverFitsReason(job), own);
+    if (!queue) return;
+    this.addRunnable(job);
+    this.kick();
+  }
+
+  /** Why a RUNNABLE job can never run where its queue sends it (the reason it is made RUNNABLE with), if it cannot. */
+  private neverFitsReason(job: Job): string | undefined {
+    const q = this.registry.queueByNameOrArn(job.jobQueueArn);
+    return q
+      ? neverFits(
+          job.resources,
+          this.capacity.snapshotHost(),
+          q.jobQueueName,
+          this.capacity.queueCes(q.computeEnvironmentOrder.map((o) => o.computeEnvironment)),
+        )?.text
+      : undefined;
+  }
+
+  /** Files a RUNNABLE job (or an array parent with RUNNABLE children) in its queue: FIFO, or under its share. */
+  private addRunnable(job: Job): void {
+    const fair = this.fairshareOf(job.jobQueueArn) !== undefined;
+    this.runnable.add(
+      job.jobQueueArn,
+      job.jobId,
+      fair ? (job.shareIdentifier ?? '') : undefined,
+      fair ? (job.schedulingPriority ?? 0) : 0,
+    );
+  }
+
+  /** The fair-share policy of a queue, if its scheduling policy has one. */
+  private fairshareOf(queueArn: string): FairsharePolicy | undefined {
+    const arn = this.registry.queueByNameOrArn(queueArn)?.schedulingPolicyArn;
+    return arn ? this.registry.policyByArn(arn)?.fairsharePolicy : undefined;
+  }
+
+  /** Counts a job that starts (or was found running) against its queue and share. */
+  private countStart(job: Job): void {
+    const policy = this.fairshareOf(job.jobQueueArn);
+    this.ledger.start(
+      job.jobId,
+      job.jobQueueArn,
+      job.resources.vcpus,
+      this.now,
+      policy ? { id: job.shareIdentifier ?? '', policy } : undefined,
+    );
+  }
+
+  private setFailed(job: Job, reason: string): void {
+    job.stoppedAt ??= this.now;
+    this.setStatus(job, 'FAILED', reason);
+    this.settled(job);
+  }
+
+  /** A job reached SUCCEEDED/FAILED: update its array, wake its dependents. */
+  private settled(job: Job): void {
+    const c = job.arrayProperties?.index !== undefined ? parseChildId(job.jobId) : undefined;
+    const st = c && this.arrays.get(c.parentId);
+    if (c && st && st.live.get(c.index) === job) this.childEnded(st, c.index, job.status === 'SUCCEEDED');
+    const waiting = this.dependents.get(job.jobId);
+    if (!waiting) return;
+    this.dependents.delete(job.jobId);
+    for (const id of waiting) {
+      const d = this.active.get(id);
+      if (d && d.status === 'PENDING') this.admit(d);
+    }
+  }
+
+  // ------------------------------------------------------------------ queue time limits
+
+  /**
+   * A queue's `jobStateTimeLimitActions`: a job RUNNABLE for longer than `maxTimeSeconds` whose wait reason is the
+   * action's `reason` (e.g. `MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT`) is cancelled. Runs every 10 s.
+   */
+  applyTimeLimits(): number {
+    const now = this.now;
+    let cancelled = 0;
+    let snap: Snapshot | undefined;
+    for (const q of this.registry.jobQueues.values()) {
+      const actions = q.jobStateTimeLimitActions?.filter((a) => a.state === 'RUNNABLE');
+      if (!actions?.length || !this.runnable.has(q.jobQueueArn)) continue;
+      snap ??= this.snapshot();
+      const view = {
+        name: q.jobQueueName,
+        computeEnvironments: q.computeEnvironmentOrder.map((o) => o.computeEnvironment),
+      };
+      let ahead = 0;
+      const check = (since: number, resources: Job['resources'], cancel: (reason: string) => void): void => {
+        const waited = now - since;
+        const why = explainWait(snap!, view, resources, ahead++);
+        const act = actions.find((a) => a.reason === why.code && waited >= a.maxTimeSeconds * 1000);
+        if (!act) return;
+        cancelled++;
+        // AWS's words (user guide, "Jobs stuck in RUNNABLE"): clients match on them.
+        cancel(`Canceled by JobStateTimeLimit action due to reason: ${act.reason}`);
+      };
+      for (const id of [...this.runnable.ids(q.jobQueueArn)]) {
+        const st = this.arrays.get(id);
+        if (st) {
+          for (const i of [...st.runnableIndices()])
+            check(st.parent.statusChangedAt, st.parent.resources, (r) => this.failVirtualChild(st, i, r, true));
+          continue;
+        }
+        const job = this.active.get(id);
+        if (job?.status === 'RUNNABLE')
+          check(job.statusChangedAt, job.resources, (r) => {
+            job.isCancelled = true;
+            this.setFailed(job, r);
+          });
+      }
+    }
+    return cancelled;
+  }
+
+  // ------------------------------------------------------------------ array jobs
+
+  /** The parent's own dependencies are met: its children become PENDING/RUNNABLE by the array's mode. */
+  private releaseArray(parent: Job): void {
+    const size = parent.arrayProperties!.size!;
+    const mode = parent.arrayMode ?? 'PARALLEL';
+    const nTo = mode === 'N_TO_N' ? parent.dependsOn.find((d) => d.type === 'N_TO_N')?.jobId : undefined;
+    const st = new ArrayState(parent, size, mode, nTo);
+    this.arrays.set(parent.jobId, st);
+    parent.arrayReleased = true;
+    if (parent.status !== 'PENDING') this.setStatus(parent, 'PENDING');
+    else this.writer.enqueue(parent);
+    if (parent.isCancelled) {
+      for (let i = 0; i < size; i++) this.failVirtualChild(st, i, parent.statusReason ?? 'Cancelled', false);
+      this.maybeFinishArray(st);
+      return;
+    }
+    if (mode === 'PARALLEL') st.codes.fill(ChildCode.RUNNABLE);
+    else if (mode === 'SEQUENTIAL') st.codes[0] = ChildCode.RUNNABLE;
+    else if (nTo) this.linkNToN(st, nTo);
+    this.addRunnable(parent);
+    this.touchArray(st);
+    this.kick();
+  }
+
+  private linkNToN(st: ArrayState, nTo: string): void {
+    let set = this.nToNDependents.get(nTo);
+    if (!set) this.nToNDependents.set(nTo, (set = new Set()));
+    set.add(st.parent.jobId);
+    const other = this.arrays.get(nTo);
+    const apply = (i: number, status: JobStatus | undefined): void => {
+      if (st.codes[i] !== ChildCode.PENDING) return;
+      if (status === 'SUCCEEDED') st.codes[i] = ChildCode.RUNNABLE;
+      else if (status === 'FAILED') this.failVirtualChild(st, i, `Dependent Job ${nTo}:${i} failed`, false);
+    };
+    if (other) {
+      for (let i = 0; i < st.size; i++) apply(i, other.codes[i] === ChildCode.LIVE ? undefined : other.status(i));
+      this.maybeFinishArray(st);
+      return;
+    }
+    // The other array has ended: its children are all stored.
+    const ids = Array.from({ length: st.size }, (_, i) => `${nTo}:${i}`);
+    void this.writer
+      .barrier()
+      .then(() => this.store.getJobs(ids))
+      .then((rows) => {
+        for (const r of rows) apply(r.arrayProperties?.index ?? -1, r.status);
+        for (let i = 0; i < st.size; i++)
+          if (st.codes[i] === ChildCode.PENDING && !rows.some((r) => r.arrayProperties?.index === i))
+            apply(i, 'FAILED');
+        this.maybeFinishArray(st);
+        this.addRunnable(st.parent);
+        this.kick();
+      });
+  }
+
+  /** Fails a child that never started (dependency failed, or cancelled): it is stored as a FAILED row. */
+  private failVirtualChild(st: ArrayState, i: number, reason: string, finish: boolean): void {
+    const now = this.now;
+    const child = deriveChild(st.parent, i, 'FAILED', now);
+    child.statusReason = reason.slice(0, 1024);
+    child.stoppedAt = now;
+    if (st.parent.isCancelled) child.isCancelled = true;
+    this.writer.enqueue(child);
+    this.changed(child);
+    this.childEnded(st, i, false, finish);
+  }
+
+  /** A child ended: its array's bookkeeping, SEQUENTIAL and N_TO_N successors, and maybe the parent. */
+  private childEnded(st: ArrayState, i: number, ok: boolean, finish = true): void {
+    st.live.delete(i);
+    st.set(i, ok ? ChildCode.SUCCEEDED : ChildCode.FAILED);
+    this.touchArray(st);
+    const childId = `${st.parent.jobId}:${i}`;
+    for (const b of this.nToNDependents.get(st.parent.jobId) ?? []) {
+      const sb = this.arrays.get(b);
+      if (!sb || sb.codes[i] !== ChildCode.PENDING) continue;
+      if (ok) {
+        sb.codes[i] = ChildCode.RUNNABLE;
+        this.addRunnable(sb.parent);
+        this.kick();
+      } else this.failVirtualChild(sb, i, `Dependent Job ${childId} failed`, true);
+    }
+    if (st.mode === 'SEQUENTIAL' && i + 1 < st.size && st.codes[i + 1] === ChildCode.PENDING) {
+      if (ok) {
+        st.codes[i + 1] = ChildCode.RUNNABLE;
+        this.addRunnable(st.parent);
+        this.kick();
+      } else {
+        // Fail the rest in a loop rather than by recursion: an array can have 10,000 children.
+        for (let k = i + 1; k < st.size && st.codes[k] === ChildCode.PENDING; k++) {
+          const child = deriveChild(st.parent, k, 'FAILED', this.now);
+          child.statusReason = `Dependent Job ${st.parent.jobId}:${k - 1} failed`;
+          child.stoppedAt = this.now;
+          this.writer.enqueue(child);
+          st.set(k, ChildCode.FAILED);
+        }
+      }
+    }
+    if (finish) this.maybeFinishArray(st);
+  }
+
+  /**
+   * Keeps the parent's stored `statusSummary` in step with its children (the parent's row is rewritten at most once
+   * per group commit), so every replica reads the same summary.
+   */
+  private touchArray(st: ArrayState): void {
+    if (this.dirtyArrays.size === 0)
+      setImmediate(() => {
+        for (const a of this.dirtyArrays) {
+          if (this.arrays.get(a.parent.jobId) !== a || !this.fence) continue;
+          a.parent.arrayProperties = { size: a.size, statusSummary: a.statusSummary() };
+          this.writer.enqueue(a.parent);
+        }
+        this.dirtyArrays.clear();
+      });
+    this.dirtyArrays.add(st);
+  }
+
+  /** Once every child has ended, the parent SUCCEEDS (all succeeded) or FAILS. */
+  private maybeFinishArray(st: ArrayState): void {
+    if (st.settled < st.size) return;
+    const parent = st.parent;
+    if (!this.arrays.has(parent.jobId)) return;
+    this.arrays.delete(parent.jobId);
+    this.runnable.delete(parent.jobId);
+    if (st.nToNOf) this.nToNDependents.get(st.nToNOf)?.delete(parent.jobId);
+    parent.arrayProperties = { size: st.size, statusSummary: st.statusSummary() };
+    parent.stoppedAt = this.now;
+    if (st.failed === 0) this.setStatus(parent, 'SUCCEEDED', `All ${st.size} child jobs succeeded`);
+    else
+      this.setStatus(
+        parent,
+        'FAILED',
+        parent.isCancelled && parent.statusReason
+          ? parent.statusReason
+          : `${st.failed} of ${st.size} child jobs failed`,
+      );
+    this.settled(parent);
+  }
+
+  /** After a restart: rebuilds a released array's state from its stored children. */
+  private async rebuildArray(parent: Job): Promise<void> {
+    const size = parent.arrayProperties!.size!;
+    const mode = parent.arrayMode ?? 'PARALLEL';
+    const nTo = mode === 'N_TO_N' ? parent.dependsOn.find((d) => d.type === 'N_TO_N')?.jobId : undefined;
+    const st = new ArrayState(parent, size, mode, nTo);
+    this.arrays.set(parent.jobId, st);
+    const page = await this.store.listJobs({ arrayJobId: parent.jobId, limit: size + 1 });
+    for (const row of page.jobs) {
+      const i = row.arrayProperties?.index;
+      if (i === undefined) continue;
+      const live = this.active.get(row.jobId);
+      if (live && !isTerminal(live.status)) {
+        st.live.set(i, live);
+        st.set(i, ChildCode.LIVE);
+      } else st.set(i, row.status === 'SUCCEEDED' ? ChildCode.SUCCEEDED : ChildCode.FAILED);
+    }
+    if (mode === 'PARALLEL') {
+      for (let i = 0; i < size; i++) if (st.codes[i] === ChildCode.PENDING) st.codes[i] = ChildCode.RUNNABLE;
+    } else if (mode === 'SEQUENTIAL') {
+      for (let i = 0; i < size; i++)
+        if (st.codes[i] === ChildCode.PENDING && (i === 0 || st.codes[i - 1] === ChildCode.SUCCEEDED))
+          st.codes[i] = ChildCode.RUNNABLE;
+    } else if (nTo) this.linkNToN(st, nTo);
+    this.addRunnable(parent);
+    this.touchArray(st);
+    this.maybeFinishArray(st);
+  }
+
+  // ------------------------------------------------------------------ scheduling
+
+  /** Asks for a scheduling pass on the next turn of the event loop (many events share one pass). */
+  kick(): void {
+    if (this.tickScheduled || this.closed || !this.fence) return;
+    this.tickScheduled = true;
+    setImmediate(() => {
+      this.tickScheduled = false;
+      this.tick();
+    });
+  }
+
+  /** The scheduler's view of now: capacity in use and the RUNNABLE jobs per queue (per share in fair-share ones). */
+  snapshot(): Snapshot {
+    const now = this.now;
+    const snap: Snapshot = {
+      host: this.capacity.snapshotHost(),
+      computeEnvironments: this.capacity.computeEnvironments(),
+      queues: schedQueues(this.sources, now),
+      now,
+    };
+    const consumables = this.registry.consumables.freeMap();
+    if (consumables.size) snap.consumables = consumables;
+    return snap;
+  }
+
+  private get sources(): QueueSources {
+    return {
+      registry: this.registry,
+      runnable: this.runnable,
+      ledger: this.ledger,
+      arrays: this.arrays,
+      active: this.active,
+      fairshareOf: (arn) => this.fairshareOf(arn),
+    };
+  }
+
+  /** Turns a child that waited as one byte into a Job, as it is placed. */
+  private materialize(id: string): Job | undefined {
+    const c = parseChildId(id);
+    const st = c && this.arrays.get(c.parentId);
+    if (!c || !st || st.codes[c.index] !== ChildCode.RUNNABLE) return undefined;
+    const child = deriveChild(st.parent, c.index, 'RUNNABLE', this.now);
+    st.live.set(c.index, child);
+    st.set(c.index, ChildCode.LIVE);
+    this.active.set(child.jobId, child);
+    st.parent.startedAt ??= this.now;
+    this.touchArray(st);
+    return child;
+  }
+
+  private tick(): void {
+    this.schedulePublish();
+    if (this.closed || !this.fence || this.runnable.empty) return;
+    const began = performance.now();
+    const plan = schedule(this.snapshot());
+    for (const p of plan.starts) {
+      const job = this.active.get(p.jobId) ?? this.materialize(p.jobId);
+      if (!job || job.status !== 'RUNNABLE') continue;
+      this.startAttempt(job, p.computeEnvironmentArn);
+    }
+    this.onSchedulePass?.((performance.now() - began) / 1000, plan.starts.length);
+  }
+
+  private release(jobId: string): Allocation | undefined {
+    this.ledger.stop(jobId, this.now);
+    if (this.capacity.get(jobId))
+      this.registry.consumables.release(this.active.get(jobId)?.consumableResourceProperties?.consumableResourceList);
+    const alloc = this.capacity.release(jobId);
+    if (alloc) this.kick();
+    return alloc;
+  }
+
+  private startAttempt(job: Job, ceArn: string): void {
+    const alloc = this.capacity.allocate(job, ceArn);
+    this.countStart(job);
+    this.registry.consumables.acquire(job.consumableResourceProperties?.consumableResourceList);
+    job.scheduledAt = this.now;
+    const defName = jobDefinitionNameOfArn(job.jobDefinitionArn);
+    const logStreamName = `${defName}/default/${randomBytes(16).toString('hex')}`;
+    job.container = { logStreamName, containerInstanceArn: ceArn };
+    this.setStatus(job, 'STARTING', undefined, true);
+    const arraySize = this.arrays.get(parseChildId(job.jobId)?.parentId ?? '')?.size;
+    const environment = attemptEnvironment(job, alloc.attempt, this.registry, ceArn, arraySize);
+    const extras = this.attemptExtras?.(job, alloc.attempt, alloc.pool);
+    if (extras) Object.assign(environment, extras.environment);
+    this.logs.open(logStreamName, {
+      jobId: job.jobId,
+      attempt: alloc.attempt,
+      ...(job.owner ? { pi: job.owner.pi } : {}),
+    });
+    const multi = job.nodeProperties ? nodeRuns(job, environment, logStreamName, defName) : undefined;
+    if (multi) {
+      job.nodeStates = multi.nodes.map((n) => ({ logStreamName: n.logStreamName }));
+      for (const n of multi.nodes)
+        if (n.logStreamName !== logStreamName)
+          this.logs.open(n.logStreamName, {
+            jobId: `${job.jobId}#${n.index}`,
+            attempt: alloc.attempt,
+            ...(job.owner ? { pi: job.owner.pi } : {}),
+          });
+    }
+    const spec: RunSpec = {
+      jobId: job.jobId,
+      attempt: alloc.attempt,
+      ...(alloc.pool ? { pool: alloc.pool } : {}),
+      command: job.containerProperties.command ?? [],
+      environment,
+      containerProperties: job.containerProperties,
+      resources: job.resources,
+      logStreamName,
+      ...(job.owner ? { owner: job.owner } : {}),
+      ...(job.timeout?.attemptDurationSeconds ? { timeoutSeconds: job.timeout.attemptDurationSeconds } : {}),
+      ...podRunFields(job.containerProperties),
+      ...(extras?.reachesHostLoopback ? { reachesHostLoopback: true } : {}),
+      ...(extras?.credentialProcess ? { credentialProcess: extras.credentialProcess } : {}),
+      ...(multi ?? {}),
+    };
+    const current = () => this.fence && job.status === 'STARTING' && this.capacity.get(job.jobId) === alloc;
+    // Start only once STARTING is durable (and this replica still leads): after a crash, an attempt that ran is
+    // always on record, and a deposed leader starts nothing. Secrets are resolved first: one that cannot be read fails
+    // the attempt before anything runs.
+    this.writer.writeIndependent(job).then(
+      () => {
+        if (!current()) return;
+        if (!extras?.resolve) return this.runtime.start(spec);
+        extras.resolve().then(
+          (more) => {
+            Object.assign(spec.environment, more.environment);
+            if (more.registryAuth) spec.registryAuth = more.registryAuth;
+            if (current()) this.runtime.start(spec);
+          },
+          (err: unknown) => {
+            if (current()) this.finishAttempt(job, { statusReason: (err as Error).message });
+          },
+        );
+      },
+      (err: unknown) => {
+        if (err instanceof FencedError || !this.fence) return;
+        if (this.capacity.get(job.jobId) === alloc)
+          this.finishAttempt(job, { statusReason: `the server could not record the start: ${(err as Error).message}` });
+      },
+    );
+  }
+
+  private armTimeout(job: Job, alloc: Allocation): void {
+    const secs = job.timeout?.attemptDurationSeconds;
+    if (!secs || alloc.startedAt === undefined) return;
+    const due = alloc.startedAt + secs * 1000 - this.now;
+    alloc.timer = setTimeout(
+      () => {
+        if (!this.fence) return;
+        alloc.timedOut = true;
+        void this.runtime.stop(job.jobId, alloc.attempt, TIMEOUT_REASON);
+      },
+      Math.max(0, due),
+    );
+    alloc.timer.unref();
+  }
+
+  // ------------------------------------------------------------------ runtime events
+
+  started(jobId: string, attempt: number, info: { taskArn?: string; containerInstanceArn?: string }): void {
+    const job = this.active.get(jobId);
+    const alloc = this.capacity.get(jobId);
+    if (!this.fence || !job || !alloc || alloc.attempt !== attempt || job.status !== 'STARTING') return;
+    const now = this.now;
+    alloc.startedAt = now;
+    job.startedAt = now;
+    if (info.taskArn) job.container.taskArn = info.taskArn;
+    // Nothing waits for RUNNING to be durable (a STARTING attempt is re-attached alike): a short job's end, a moment
+    // later, is written in its place.
+    this.setStatus(job, 'RUNNING', undefined, 'deferred');
+    this.armTimeout(job, alloc);
+    if (alloc.stopReason !== undefined) void this.runtime.stop(jobId, attempt, alloc.stopReason);
+  }
+
+  output(jobId: string, attempt: number, stream: 'stdout' | 'stderr', data: Buffer, node?: number): void {
+    const job = this.active.get(jobId);
+    const logStreamName = node === undefined ? job?.container.logStreamName : job?.nodeStates?.[node]?.logStreamName;
+    if (!logStreamName || this.capacity.get(jobId)?.attempt !== attempt) return;
+    this.logs.write(logStreamName, stream, data);
+  }
+
+  exited(jobId: string, attempt: number, report: ExitReport): void {
+    const job = this.active.get(jobId);
+    const alloc = this.capacity.get(jobId);
+    if (!this.fence || !job || !alloc || alloc.attempt !== attempt) return;
+    this.finishAttempt(job, report);
+  }
+
+  /** Records the attempt that just ended and decides: SUCCEEDED, retry (RUNNABLE) or FAILED. */
+  private finishAttempt(job: Job, report: ExitReport): void {
+    const alloc = this.release(job.jobId);
+    const now = this.now;
+    const logStreamName = job.container.logStreamName;
+    if (logStreamName) void this.logs.close(logStreamName);
+    if (job.nodeStates) job.nodeStates = endNodes(job, job.nodeStates, report, (name) => void this.logs.close(name));
+    const timedOut = alloc?.timedOut === true;
+    const terminated = job.isTerminated === true;
+    let statusReason = report.statusReason ?? ESSENTIAL_EXITED;
+    if (timedOut) statusReason = TIMEOUT_REASON;
+    else if (terminated) statusReason = alloc?.stopReason ?? job.statusReason ?? 'Terminated';
+    const container = { ...job.container };
+    if (report.exitCode !== undefined) container.exitCode = report.exitCode;
+    else delete container.exitCode;
+    if (report.reason !== undefined) container.reason = report.reason;
+    job.container = container;
+    job.attempts.push({
+      container: {
+        ...(report.exitCode !== undefined ? { exitCode: report.exitCode } : {}),
+        ...(report.reason !== undefined ? { reason: report.reason } : {}),
+        ...(logStreamName ? { logStreamName } : {}),
+        ...(container.containerInstanceArn ? { containerInstanceArn: container.containerInstanceArn } : {}),
+        ...(container.taskArn ? { taskArn: container.taskArn } : {}),
+        networkInterfaces: [],
+      },
+      ...(alloc?.startedAt !== undefined
+        ? { startedAt: alloc.startedAt }
+        : job.startedAt !== undefined
+          ? { startedAt: job.startedAt }
+          : {}),
+      stoppedAt: now,
+      statusReason,
+    });
+    const ok = report.exitCode === 0 && !timedOut && !terminated && report.statusReason === undefined;
+    if (ok) {
+      job.stoppedAt = now;
+      // Its own end; what follows from it (dependents, its array) is written ordered, after it.
+      this.setStatus(job, 'SUCCEEDED', statusReason, true);
+      this.settled(job);
+      return;
+    }
+    const outcome = {
+      ...(report.exitCode !== undefined ? { exitCode: report.exitCode } : {}),
+      ...(report.reason !== undefined ? { reason: report.reason } : {}),
+      statusReason,
+    };
+    if (!timedOut && !terminated && shouldRetry(job.retryStrategy, job.attempts.length, outcome)) {
+      this.makeRunnable(job, true, true);
+      return;
+    }
+    this.setFailed(job, statusReason);
+  }
+
+  // ------------------------------------------------------------------ published state
+
+  private schedulePublish(): void {
+    if (this.publishTimer || this.closed || !this.fence) return;
+    this.publishTimer = setTimeout(() => {
+      this.publishTimer = undefined;
+      void this.publish().catch((err: unknown) => {
+        if (err instanceof FencedError) this.fenced(err);
+      });
+    }, PUBLISH_MS);
+    this.publishTimer.unref();
+  }
+
+  /** What followers need to explain waits and show capacity as the leader sees it. */
+  engineState(): EngineState {
+    const snap = this.snapshot();
+    const queues = publishedQueues(this.sources, snap, snap.now ?? this.now);
+    let queued = 0;
+    for (const q of Object.values(queues)) queued += q.runnable;
+    return {
+      epoch: this.fence?.epoch ?? 0,
+      at: this.now,
+      host: snap.host,
+      computeEnvironments: [...snap.computeEnvironments.values()],
+      queues,
+      running: this.capacity.running,
+      active: this.active.size,
+      queued,
+      history: this.history.list(),
+    };
+  }
+
+  private async publish(): Promise<void> {
+    if (!this.fence) return;
+    const changes = [...this.changes.values()];
+    this.changes = new Map();
+    // PostgreSQL's NOTIFY carries at most 8000 bytes: send the changes in slices.
+    for (let i = 0; i < changes.length; i += 60)
+      await this.store.notify('job-changes', JSON.stringify(changes.slice(i, i + 60)));
+    await this.store.putEngineState(JSON.stringify(this.engineState()), this.fence);
+  }
+
+  /** The job of a live attempt (STARTING or RUNNING here), for the credentials endpoint. */
+  liveAttempt(jobId: string, attempt: number): Job | undefined {
+    const job = this.active.get(jobId);
+    if (!this.fence || !job || this.capacity.get(jobId)?.attempt !== attempt) return undefined;
+    return job.status === 'STARTING' || job.status === 'RUNNING' ? job : undefined;
+  }
+
+  /** Counts for health. */
+  stats(): { active: number; running: number; usedVcpus: number } {
+    return { active: this.active.size, running: this.capacity.running, usedVcpus: this.capacity.usedVcpus };
+  }
+}

@@ -1,0 +1,11 @@
+/** How large the job store's write-ahead log may grow (see the checkpointer in sqlite-writer.ts). */
+
+/**
+ * Past this much WAL, a PASSIVE checkpoint is not enough: it copies frames but never rewinds the WAL while readers
+ * keep overlapping, so under sustained submission the file grows without bound (1.4 GB after 200,000 jobs). The
+ * checkpointer then runs TRUNCATE, which waits (busy_timeout) for the readers of old frames and the writer, copies
+ * the rest and empties the file: commits stall for that moment instead of the disk filling up.
+ */
+export const WAL_TRUNCATE_BYTES = 32 * 1024 * 1024;
+/** Whenever the WAL is rewound, SQLite truncates the file to at most this (journal_size_limit). */
+export const WAL_SIZE_LIMIT_BYTES = 16 * 1024 * 1024;

@@ -1,0 +1,220 @@
+/**
+ * The Slurm runtime against a real cluster (slurmctld + three slurmd nodes in their own network namespaces):
+ * placement over the nodes, Slurm's pending reason, live output, terminate, a node failure, one array job per batch of
+ * starts, and a restart that re-attaches without losing or re-running anything.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { ExitReport, RunSpec, RuntimeEvents } from '../../src/core/ports.js';
+import { SlurmRuntime } from '../../src/runtime/slurm/slurm-runtime.js';
+import { waitFor } from '../helpers/clients.js';
+import { startTestSlurm, type TestSlurm } from '../helpers/slurm.js';
+
+interface Seen {
+  started?: string;
+  out: string;
+  err: string;
+  exit?: ExitReport;
+  outAtExit?: string;
+}
+
+class Recorder implements RuntimeEvents {
+  readonly jobs = new Map<string, Seen>();
+  of(jobId: string): Seen {
+    let s = this.jobs.get(jobId);
+    if (!s) this.jobs.set(jobId, (s = { out: '', err: '' }));
+    return s;
+  }
+  started(jobId: string, _attempt: number, info: { taskArn?: string }): void {
+    this.of(jobId).started = info.taskArn ?? '?';
+  }
+  output(jobId: string, _attempt: number, stream: 'stdout' | 'stderr', data: Buffer): void {
+    const s = this.of(jobId);
+    if (stream === 'stdout') s.out += data.toString();
+    else s.err += data.toString();
+  }
+  exited(jobId: string, _attempt: number, report: ExitReport): void {
+    const s = this.of(jobId);
+    assert.equal(s.exit, undefined, `${jobId} exited twice`);
+    s.exit = report;
+  }
+  exit(jobId: string, ms = 30_000): Promise<ExitReport> {
+    return waitFor(
+      `${jobId} to exit`,
+      () => this.of(jobId).exit,
+      (e) => e !== undefined,
+      ms,
+    ) as Promise<ExitReport>;
+  }
+}
+
+let n = 0;
+function spec(command: string[], o: Partial<RunSpec> = {}): RunSpec {
+  const jobId = `job-${process.pid}-${n++}`;
+  return {
+    jobId,
+    attempt: 1,
+    command,
+    environment: { AWS_BATCH_JOB_ID: jobId, AWS_BATCH_JOB_ATTEMPT: '1' },
+    containerProperties: { image: 'busybox' },
+    resources: { vcpus: 1, memoryMiB: 64, gpus: 0 },
+    logStreamName: `d/default/${jobId}`,
+    owner: { user: 'alice', pi: 'smith' },
+    ...o,
+  };
+}
+
+describe('Slurm runtime on a three-node cluster', () => {
+  let slurm: TestSlurm;
+  let events: Recorder;
+  let runtime: SlurmRuntime;
+  const make = (ev: RuntimeEvents) =>
+    new SlurmRuntime(
+      {
+        partition: 'batch',
+        stateDir: `${slurm.dir}/runtime`,
+        env: slurm.env,
+        accounts: { default: 'nobody', byPi: { root: 'root' } },
+        pollMs: 150,
+        tailMs: 100,
+      },
+      ev,
+    );
+
+  before(async () => {
+    slurm = await startTestSlurm();
+    events = new Recorder();
+    runtime = make(events);
+  });
+  after(async () => {
+    await runtime?.close();
+    await slurm?.stop();
+  });
+
+  it('places whole-node attempts on three different nodes, as the mapped account, and says why a fourth waits', async () => {
+    const cmd = [
+      'sh',
+      '-c',
+      'echo "node=$SLURMD_NODENAME user=$(id -un) job=$AWS_BATCH_JOB_ID"; echo to-stderr >&2; sleep 2',
+    ];
+    const specs = [1, 2, 3, 4].map(() => spec(cmd, { resources: { vcpus: 4, memoryMiB: 64, gpus: 0 } }));
+    for (const s of specs) runtime.start(s);
+    const fourth = specs[3]!.jobId;
+    const reason = await waitFor(
+      'a pending reason',
+      () => runtime.pendingReason(fourth),
+      (r) => r === 'Resources',
+    );
+    assert.equal(reason, 'Resources');
+    const exits = await Promise.all(specs.map((s) => events.exit(s.jobId, 60_000)));
+    for (const e of exits) assert.deepEqual(e, { exitCode: 0 });
+    const nodes = specs.slice(0, 3).map((s) => /node=(\S+)/.exec(events.of(s.jobId).out)?.[1]);
+    assert.deepEqual([...new Set(nodes)].sort(), ['n1', 'n2', 'n3'], `first three spread over the nodes: ${nodes}`);
+    for (const s of specs) {
+      const seen = events.of(s.jobId);
+      assert.match(seen.out, new RegExp(`user=nobody job=${s.jobId}\\n`));
+      assert.equal(seen.err, 'to-stderr\n');
+      assert.match(seen.started ?? '', /^slurm\/\d+_\d$/);
+    }
+    // Four starts within the batching window went out as one Slurm array job.
+    assert.equal(new Set(specs.map((s) => events.of(s.jobId).started!.split('_')[0])).size, 1);
+  });
+
+  it('streams output while the job runs, and reports the exit code', async () => {
+    const s = spec(['sh', '-c', 'echo first; sleep 3; echo second; exit 3']);
+    runtime.start(s);
+    await waitFor(
+      'first line',
+      () => events.of(s.jobId).out,
+      (o) => o === 'first\n',
+      20_000,
+    );
+    assert.equal(events.of(s.jobId).exit, undefined, 'the first line arrived before the job ended');
+    assert.deepEqual(await events.exit(s.jobId), { exitCode: 3 });
+    assert.equal(events.of(s.jobId).out, 'first\nsecond\n');
+  });
+
+  it('stop() cancels the Slurm job; the command gets SIGTERM', async () => {
+    const s = spec(['sh', '-c', 'trap "echo got-term; exit 143" TERM; echo up; while :; do sleep 0.2; done']);
+    runtime.start(s);
+    await waitFor(
+      'the job to run',
+      () => events.of(s.jobId).out,
+      (o) => o.includes('up'),
+      20_000,
+    );
+    await runtime.stop(s.jobId, 1, 'Terminated by test');
+    const exit = await events.exit(s.jobId, 20_000);
+    assert.equal(exit.reason, 'Slurm job cancelled (scancel) at openbatch request');
+    assert.equal(exit.exitCode, 143);
+    assert.match(events.of(s.jobId).out, /got-term/);
+  });
+
+  it('a node that dies under a job is reported as a terminated host (NODE_FAIL)', async () => {
+    const s = spec(['sh', '-c', 'echo "on=$SLURMD_NODENAME"; sleep 300'], {
+      resources: { vcpus: 4, memoryMiB: 64, gpus: 0 },
+    });
+    runtime.start(s);
+    const out = await waitFor(
+      'the job to run',
+      () => events.of(s.jobId).out,
+      (o) => o.includes('on='),
+      20_000,
+    );
+    const node = /on=(\S+)/.exec(out)![1]!;
+    slurm.killNode(node);
+    const exit = await events.exit(s.jobId, 60_000);
+    assert.deepEqual(exit, { statusReason: `Host EC2 (instance ${node}) terminated.` });
+    await slurm.restartNode(node);
+  });
+
+  it('refuses to run a job as root unless allowed, and reports a missing account', async () => {
+    const asRoot = spec(['true'], { owner: { user: 'r', pi: 'root' } });
+    runtime.start(asRoot);
+    assert.match((await events.exit(asRoot.jobId)).reason ?? '', /CannotStartContainerError: jobs would run as root/);
+  });
+
+  it('re-attaches after a restart: output resumes where it stopped, orphans are cancelled, nothing runs twice', async () => {
+    const first = new Recorder();
+    const a = make(first);
+    const kept = spec(['sh', '-c', 'echo before; sleep 3; echo after']);
+    const orphan = spec(['sh', '-c', 'echo orphan-ran; sleep 300']);
+    a.start(kept);
+    a.start(orphan);
+    await waitFor(
+      'kept to print',
+      () => first.of(kept.jobId).out,
+      (o) => o === 'before\n',
+      20_000,
+    );
+    await waitFor(
+      'orphan to run',
+      () => first.of(orphan.jobId).started,
+      (x) => x !== undefined,
+      20_000,
+    );
+    const orphanId = first.of(orphan.jobId).started!.replace('slurm/', '');
+    await a.close();
+
+    const second = new Recorder();
+    const b = make(second);
+    try {
+      const gone = await b.recover([{ jobId: kept.jobId, attempt: 1 }]);
+      assert.deepEqual(gone, []);
+      assert.deepEqual(await second.exit(kept.jobId), { exitCode: 0 });
+      assert.equal(second.of(kept.jobId).out, 'after\n', 'output resumed after what was already delivered');
+      const state = await waitFor(
+        'the orphan to be cancelled',
+        () => slurm.cmd('squeue', ['-h', '-t', 'all', '-j', orphanId, '-o', '%T']).trim(),
+        (st) => st === 'CANCELLED',
+        20_000,
+      );
+      assert.equal(state, 'CANCELLED');
+      assert.equal(second.jobs.has(orphan.jobId), false, 'the orphan is not reported to the new owner');
+      const lost = await b.recover([{ jobId: 'never-started', attempt: 1 }]);
+      assert.deepEqual(lost, [{ jobId: 'never-started', attempt: 1 }]);
+    } finally {
+      await b.close();
+    }
+  });
+});
