@@ -201,6 +201,29 @@ describe('a Slurm partition as the capacity of a compute environment', () => {
     assert.doesNotMatch(squeue, new RegExp(jobId));
   });
 
+  it('fails a job that outlives its timeout though its command catches SIGTERM and exits 0', async () => {
+    const { jobId } = batch([
+      'submit-job',
+      '--job-name',
+      'overtime',
+      '--job-queue',
+      'mixed',
+      '--job-definition',
+      'myJobDef',
+      '--timeout',
+      'attemptDurationSeconds=60',
+      '--container-overrides',
+      JSON.stringify({ command: ['sh', '-c', 'trap "echo caught; exit 0" TERM; echo up; while :; do sleep 1; done'] }),
+    ]);
+    const j = await until(jobId, ['SUCCEEDED', 'FAILED'], 240_000);
+    assert.equal(j.status, 'FAILED');
+    assert.equal(j.statusReason, 'Job attempt duration exceeded timeout');
+    assert.equal(j.attempts.length, 1);
+    assert.equal(j.attempts[0].statusReason, 'Job attempt duration exceeded timeout');
+    // Then Slurm's own line about the cancel.
+    assert.deepEqual(logOf(j.container.logStreamName).slice(0, 2), ['up', 'caught']);
+  });
+
   it('keeps a job of an UNMANAGED environment with nothing attached RUNNABLE, saying how to attach capacity', async () => {
     batch(['create-compute-environment', '--compute-environment-name', 'bare', '--type', 'UNMANAGED']);
     batch([

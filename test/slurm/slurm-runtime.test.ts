@@ -1,7 +1,7 @@
 /**
  * The Slurm runtime against a real cluster (slurmctld + three slurmd nodes in their own network namespaces):
- * placement over the nodes, Slurm's pending reason, live output, terminate, a node failure, one array job per batch of
- * starts, and a restart that re-attaches without losing or re-running anything.
+ * placement over the nodes, Slurm's pending reason, live output, terminate, Slurm's time limit, a node failure, one
+ * array job per batch of starts, and a restart that re-attaches without losing or re-running anything.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -148,6 +148,47 @@ describe('Slurm runtime on a three-node cluster', () => {
     assert.equal(exit.reason, 'Slurm job cancelled (scancel) at openbatch request');
     assert.equal(exit.exitCode, 143);
     assert.match(events.of(s.jobId).out, /got-term/);
+  });
+
+  it("Slurm's time limit is a timeout even when the command catches SIGTERM and exits 0, live and across a restart", async () => {
+    // --time=1: Slurm stops them a minute (and up to its next time-limit check) after they start.
+    const cmd = ['sh', '-c', 'trap "echo caught; exit 0" TERM; echo up; while :; do sleep 1; done'];
+    const live = spec(cmd, { timeoutSeconds: 60 });
+    const across = spec(cmd, { timeoutSeconds: 60 });
+    runtime.start(live);
+    const first = new Recorder();
+    const a = make(first);
+    a.start(across);
+    await waitFor(
+      'both to run',
+      () => [events.of(live.jobId).out, first.of(across.jobId).out],
+      (o) => o.every((x) => x === 'up\n'),
+      30_000,
+    );
+    const acrossId = first.of(across.jobId).started!.replace('slurm/', '');
+    await a.close();
+    // The first owner is gone when Slurm's limit stops its job; the next one finds it ended, exit code 0.
+    await waitFor(
+      'Slurm to time it out',
+      () => slurm.cmd('squeue', ['-h', '-t', 'all', '-j', acrossId, '-o', '%T']).trim(),
+      (st) => st === 'TIMEOUT',
+      180_000,
+    );
+    const second = new Recorder();
+    const b = make(second);
+    try {
+      assert.deepEqual(await b.recover([{ jobId: across.jobId, attempt: 1 }]), []);
+      for (const [rec, s] of [
+        [events, live],
+        [second, across],
+      ] as const) {
+        const exit = await rec.exit(s.jobId, 180_000);
+        assert.deepEqual(exit, { exitCode: 0, statusReason: 'Job attempt duration exceeded timeout' }, s.jobId);
+        assert.match(rec.of(s.jobId).out, /caught\n$/, 'the command caught SIGTERM and exited 0');
+      }
+    } finally {
+      await b.close();
+    }
   });
 
   it('a node that dies under a job is reported as a terminated host (NODE_FAIL)', async () => {

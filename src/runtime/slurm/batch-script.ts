@@ -5,10 +5,12 @@
  *   <group>/batch.sh      the array's batch script: runs `<i>/run.sh`, forwards SIGTERM to it, writes `<i>/rc`
  *   <group>/tasks.json    which attempt each task index runs (what recover() re-attaches by)
  *   <group>/slurm-id      the array's Slurm job id, once sbatch answered
+ *   <group>/time-limit    the array's `--time` in seconds, when it has one
  *   <group>/<i>/run.sh    the attempt's command with exactly its environment (process) or its `docker run`
  *   <group>/<i>/out, err  its output, written by Slurm on the node and tailed by the runtime (shared disk)
  *   <group>/<i>/started   written by the batch script as the task starts: the node's name (seen before squeue says so)
  *   <group>/<i>/rc        the command's exit code, written when it ends
+ *   <group>/<i>/term      made when the batch script got SIGTERM (scancel, or Slurm's time limit: see slurm-runtime.ts)
  *   <group>/<i>/work      its scratch directory (HOME, TMPDIR)
  *   <group>/<i>/aws       its job-role credential files, when it has a role (credential-files.ts)
  */
@@ -21,19 +23,23 @@ export const shq = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
  * The array's batch script (POSIX sh: lighter than bash, which matters for a thousand short tasks). The attempt's
  * run.sh is sourced in a forked subshell (no extra shell to start) that runs in the background, so that the wrapper
  * survives SIGTERM to record rc. `started` and `rc` are written in one write each, without a rename; a reader that
- * finds one empty reads it again later.
+ * finds one empty reads it again later. `term` records that a SIGTERM came (its time is the file's mtime): a command
+ * that catches it and exits 0 has still been stopped.
  */
 export function arrayBatchScript(groupDir: string): string {
   return `#!/bin/sh
 d=${shq(groupDir)}/"$SLURM_ARRAY_TASK_ID"
 echo "$SLURMD_NODENAME" > "$d/started"
-trap 'kill -TERM "$child" 2>/dev/null' TERM
+trap ': > "$d/term"; kill -TERM "$child" 2>/dev/null' TERM
 ( . "$d/run.sh" ) </dev/null &
 child=$!
 while :; do
   wait "$child"; rc=$?
   kill -0 "$child" 2>/dev/null || break
 done
+# A wait cut short by the trap reports 143 though the child may have exited by itself meanwhile: ask once more
+# (127: its status was already collected).
+if [ "$rc" -gt 128 ]; then wait "$child"; r=$?; [ "$r" -ne 127 ] && rc=$r; fi
 echo "$rc" > "$d/rc"
 exit "$rc"
 `;
@@ -101,6 +107,9 @@ while :; do
   wait "$child"; rc=$?
   kill -0 "$child" 2>/dev/null || break
 done
+# A wait cut short by the trap reports 143 though the child may have exited by itself meanwhile: ask once more
+# (127: its status was already collected).
+if [ "$rc" -gt 128 ]; then wait "$child"; r=$?; [ "$r" -ne 127 ] && rc=$r; fi
 exit "$rc"
 `;
 }

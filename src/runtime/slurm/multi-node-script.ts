@@ -6,6 +6,7 @@
  *
  *   <group>/nodes.json          number of nodes and main node (what recover() re-attaches by)
  *   <group>/0/started, rc       the job's start and its main node's exit code
+ *   <group>/0/term              made when the batch script got SIGTERM (as in batch-script.ts)
  *   <group>/0/batch.out         the batch script's own output (srun's messages), not the job's log
  *   <group>/0/node-<i>/run.sh   node i's command with its environment
  *   <group>/0/node-<i>/out, err node i's output (tailed into node i's log stream)
@@ -41,7 +42,7 @@ while [ "$n" -lt ${numNodes} ]; do
   [ "$n" -eq "$main" ] && mainpid=$!
   n=$((n + 1))
 done
-trap 'kill -TERM $pids 2>/dev/null' TERM
+trap ': > "$d/term"; kill -TERM $pids 2>/dev/null' TERM
 while :; do
   wait "$mainpid"; rc=$?
   kill -0 "$mainpid" 2>/dev/null || break

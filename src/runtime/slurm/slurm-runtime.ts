@@ -7,13 +7,17 @@
  * - Progress: one `squeue` per poll over the arrays in flight gives each task's state, node and pending reason;
  *   RUNNING reports `started`, a terminal state reports `exited` (slurm-states.ts maps it to AWS's words). Between
  *   polls, the `started` and `rc` files the batch script writes report starts and clean exits sooner (tailAll).
+ * - Time limit: `--time` is the attempt timeout rounded up to minutes; openbatch's own timer usually stops the attempt
+ *   first. When Slurm's limit does (e.g. while openbatch was down), the attempt ends `Job attempt duration exceeded
+ *   timeout` even if its command caught SIGTERM and exited 0: an exit this close to the limit is squeue's to explain
+ *   (atLimit), or, once slurmctld forgot the job, taken for the limit's (endFromFiles).
  * - Output: Slurm writes each task's stdout/stderr to files on the shared disk; the runtime tails them and hands the
  *   new bytes to `output` as they appear. How far it has read is kept beside them, so a restart resumes there.
  * - Restart: the group directories (tasks.json, slurm-id) are the durable map from attempts to Slurm jobs; recover()
  *   re-attaches to the ones the store still runs and cancels those it no longer knows, so none is lost or run twice.
  */
 import { chownSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, readdirSync } from 'node:fs';
-import { renameSync, rmSync, writeFileSync } from 'node:fs';
+import { renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RunSpec, Runtime, RuntimeEvents, RuntimeStatus } from '../../core/ports.js';
 import { accountFor, type AccountMap, type UnixAccount } from './accounts.js';
@@ -54,6 +58,8 @@ interface Group {
   slurmId?: string;
   tasks: Task[];
   submittedAt?: number;
+  /** Its `--time` in seconds (kept in `time-limit` beside tasks.json). */
+  limitSeconds?: number;
 }
 
 interface Task {
@@ -67,6 +73,8 @@ interface Task {
   started: boolean;
   done: boolean;
   stopRequested?: string;
+  /** When squeue first said it ended (signalled) while its batch script had not written `rc` yet. */
+  endSeenAt?: number;
   offsets: [number, number];
   /** A multi-node attempt: each node's directory and read offsets (index = node index); `main` decides the exit. */
   nodes?: { dir: string; offsets: [number, number] }[];
@@ -77,6 +85,19 @@ const key = (jobId: string, attempt: number): string => `${jobId}#${attempt}`;
 /** Slurm's id of a task: `<array>_<index>`, or the job id of a single (multi-node) job. */
 const slurmTaskId = (t: Task): string => (t.group.single ? t.group.slurmId! : `${t.group.slurmId}_${t.index}`);
 const READ_LIMIT = 1024 * 1024;
+/**
+ * How much later than Slurm's start the batch script may write `started`: an exit this close to the time limit or
+ * later may be the limit's doing.
+ */
+const LIMIT_SLACK_SECONDS = 10;
+/** Slurm states whose batch script got SIGTERM and may still be writing its last output and `rc`. */
+const SIGNALLED_STATES = new Set(['TIMEOUT', 'DEADLINE', 'CANCELLED']);
+/** How long an end in one of those states waits for `rc` (the command's last lines and its exit code). */
+const RC_GRACE_MS = 5000;
+
+/** `--time` of an attempt (whole minutes, Slurm's unit), in seconds; undefined without a timeout. */
+const limitOf = (timeoutSeconds: number | undefined): number | undefined =>
+  timeoutSeconds ? Math.ceil(timeoutSeconds / 60) * 60 : undefined;
 
 /** How far the runtime had read a task's (or node's) out and err files, kept beside them. */
 function readOffsets(dir: string): [number, number] {
@@ -190,7 +211,8 @@ export class SlurmRuntime implements Runtime {
   private submitGroup(list: { spec: RunSpec; account: UnixAccount }[]): void {
     const id = `${Date.now().toString(36)}-${process.pid}-${this.seq++}`;
     const dir = join(this.opts.stateDir, 'groups', id);
-    const group: Group = { id, dir, tasks: [] };
+    const limitSeconds = limitOf(list[0]!.spec.timeoutSeconds);
+    const group: Group = { id, dir, tasks: [], ...(limitSeconds ? { limitSeconds } : {}) };
     const { account } = list[0]!;
     const asOther = process.getuid?.() === 0;
     mkdirSync(dir, { mode: 0o755 });
@@ -207,6 +229,7 @@ export class SlurmRuntime implements Runtime {
       this.tasks.set(key(spec.jobId, spec.attempt), task);
     });
     writeFileSync(join(dir, 'batch.sh'), arrayBatchScript(dir), { mode: 0o755 });
+    if (limitSeconds) writeFileSync(join(dir, 'time-limit'), String(limitSeconds));
     writeFileSync(join(dir, 'tasks.json'), JSON.stringify(list.map(({ spec }) => [spec.jobId, spec.attempt])));
     this.groups.set(id, group);
     const spec = list[0]!.spec;
@@ -222,7 +245,7 @@ export class SlurmRuntime implements Runtime {
       `--cpus-per-task=${Math.max(1, Math.ceil(r.vcpus))}`,
       ...(r.memoryMiB ? [`--mem=${r.memoryMiB}M`] : []),
       ...(r.gpus ? [`--gres=gpu:${r.gpus}`] : []),
-      ...(spec.timeoutSeconds ? [`--time=${Math.ceil(spec.timeoutSeconds / 60)}`] : []),
+      ...(limitSeconds ? [`--time=${limitSeconds / 60}`] : []),
       '--no-requeue',
       `--chdir=${dir}`,
       `--output=${dir}/%a/out`,
@@ -236,7 +259,8 @@ export class SlurmRuntime implements Runtime {
   private submitMultiNode(spec: RunSpec, account: UnixAccount): void {
     const id = `${Date.now().toString(36)}-${process.pid}-${this.seq++}`;
     const dir = join(this.opts.stateDir, 'groups', id);
-    const group: Group = { id, dir, tasks: [], single: true };
+    const limitSeconds = limitOf(spec.timeoutSeconds);
+    const group: Group = { id, dir, tasks: [], single: true, ...(limitSeconds ? { limitSeconds } : {}) };
     const asOther = process.getuid?.() === 0;
     const taskDir = join(dir, '0');
     const nodes = spec.nodes!;
@@ -275,6 +299,7 @@ export class SlurmRuntime implements Runtime {
     this.tasks.set(key(spec.jobId, spec.attempt), task);
     writeFileSync(join(dir, 'batch.sh'), multiNodeBatchScript(taskDir, nodes.length, main), { mode: 0o755 });
     writeFileSync(join(dir, 'nodes.json'), JSON.stringify({ numNodes: nodes.length, main }));
+    if (limitSeconds) writeFileSync(join(dir, 'time-limit'), String(limitSeconds));
     writeFileSync(join(dir, 'tasks.json'), JSON.stringify([[spec.jobId, spec.attempt]]));
     this.groups.set(id, group);
     this.send(group, [
@@ -282,7 +307,7 @@ export class SlurmRuntime implements Runtime {
       `--job-name=openbatch-${spec.jobId}`,
       `--comment=openbatch:${id}`,
       ...multiNodeArgs(spec),
-      ...(spec.timeoutSeconds ? [`--time=${Math.ceil(spec.timeoutSeconds / 60)}`] : []),
+      ...(limitSeconds ? [`--time=${limitSeconds / 60}`] : []),
       '--no-requeue',
       `--chdir=${dir}`,
       `--output=${taskDir}/batch.out`,
@@ -377,8 +402,7 @@ export class SlurmRuntime implements Runtime {
         const s = byId.get(`${g.slurmId}_${g.single ? -1 : t.index}`);
         if (!s) {
           // slurmctld no longer remembers it (MinJobAge passed, e.g. while openbatch was down): its exit file tells.
-          const rc = this.exitCodeOf(t);
-          if (rc !== undefined) this.end(t, 'COMPLETED', rc);
+          if (this.exitCodeOf(t) !== undefined) this.endFromFiles(t);
           else if (Date.now() - (g.submittedAt ?? 0) > 10_000) this.end(t, 'NODE_FAIL');
           continue;
         }
@@ -389,8 +413,18 @@ export class SlurmRuntime implements Runtime {
           t.started = true;
           this.events.started(t.spec.jobId, t.spec.attempt, { taskArn: `slurm/${slurmTaskId(t)}` });
         }
-        if (TERMINAL_STATES.has(s.state)) this.end(t, s.state, this.exitCodeOf(t));
-        else if (s.state === 'COMPLETING' && this.exitCodeOf(t) !== undefined) this.end(t, 'COMPLETED');
+        if (TERMINAL_STATES.has(s.state)) {
+          const rc = this.exitCodeOf(t);
+          if (rc === undefined && t.started && SIGNALLED_STATES.has(s.state)) {
+            t.endSeenAt ??= Date.now();
+            if (Date.now() - t.endSeenAt < RC_GRACE_MS) continue;
+          }
+          this.end(t, s.state, rc);
+        } else if (s.state === 'COMPLETING' && this.exitCodeOf(t) !== undefined) {
+          // Slurm ends it: its time limit (squeue says why), or a SIGTERM whose cause the final state will tell.
+          if (s.reason === 'TimeLimit') this.end(t, 'TIMEOUT');
+          else if (!this.signalled(t) && !this.atLimit(t)) this.end(t, 'COMPLETED');
+        }
       }
     }
   }
@@ -425,6 +459,32 @@ export class SlurmRuntime implements Runtime {
     this.finish(t, report);
   }
 
+  /** The batch script got a SIGTERM (`term`): a stop, whether openbatch's, the time limit's or an admin's. */
+  private signalled(t: Task): boolean {
+    return existsSync(join(t.dir, 'term'));
+  }
+
+  /**
+   * The task exited (`rc`) so close to its time limit, with no stop asked by openbatch, that Slurm's limit may have
+   * stopped it (its command may catch SIGTERM and exit 0). Measured from `started` to `rc`, both written on the shared
+   * disk, so by one clock.
+   */
+  private atLimit(t: Task): boolean {
+    const limit = t.group.limitSeconds;
+    if (!limit || t.stopRequested !== undefined) return false;
+    try {
+      const ranMs = statSync(join(t.dir, 'rc')).mtimeMs - statSync(join(t.dir, 'started')).mtimeMs;
+      return ranMs >= (limit - LIMIT_SLACK_SECONDS) * 1000;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Ends a task Slurm no longer tells about, from its files: its exit code, or the time limit when it ran that long. */
+  private endFromFiles(t: Task): void {
+    this.end(t, this.atLimit(t) ? 'TIMEOUT' : 'COMPLETED');
+  }
+
   private finish(t: Task, report: Parameters<RuntimeEvents['exited']>[2]): void {
     if (t.done) return;
     t.done = true;
@@ -456,7 +516,9 @@ export class SlurmRuntime implements Runtime {
       }
       this.tail(t);
       const rc = this.exitCodeOf(t);
-      if (rc === 0 && t.stopRequested === undefined) this.end(t, 'COMPLETED', 0);
+      // A clean exit after a SIGTERM, or near the time limit, may be Slurm's doing: squeue says.
+      if (rc === 0 && t.stopRequested === undefined && !this.signalled(t) && !this.atLimit(t))
+        this.end(t, 'COMPLETED', 0);
       else if (rc !== undefined) askPoll = true;
     }
     // How it ended (its own failure, TIMEOUT, OUT_OF_MEMORY, a cancel) is squeue's to say: ask now.
@@ -547,11 +609,13 @@ export class SlurmRuntime implements Runtime {
       const multi = existsSync(join(dir, 'nodes.json'))
         ? (JSON.parse(readFileSync(join(dir, 'nodes.json'), 'utf8')) as { numNodes: number; main: number })
         : undefined;
+      const limit = Number(this.readSmall(join(dir, 'time-limit')));
       const group: Group = {
         id,
         dir,
         tasks: [],
         submittedAt: Date.now(),
+        ...(limit > 0 ? { limitSeconds: limit } : {}),
         ...(slurmId ? { slurmId } : {}),
         ...(multi ? { single: true } : {}),
       };
@@ -592,7 +656,7 @@ export class SlurmRuntime implements Runtime {
     if (orphans.length) await this.slurm.cancel(orphans).catch((err: Error) => (this.lastError = err.message));
     // Never submitted, yet its exit file exists: it ran before the crash; report that exit once recover() returned.
     for (const g of this.groups.values())
-      if (!g.slurmId) setImmediate(() => g.tasks.forEach((t) => this.end(t, 'COMPLETED')));
+      if (!g.slurmId) setImmediate(() => g.tasks.forEach((t) => this.endFromFiles(t)));
     return running.filter((r) => !this.tasks.has(key(r.jobId, r.attempt)));
   }
 
