@@ -189,6 +189,11 @@ export interface Attempt {
   startedAt?: number;
   stoppedAt?: number;
   statusReason?: string;
+  /**
+   * A multi-node attempt: how each node ended and its log stream (index = node index). Not part of AWS's
+   * AttemptDetail: the node children `<jobId>#<n>` show it as their own attempts (service/node-views.ts).
+   */
+  nodes?: NodeState[];
 }
 
 /** The resolved resources of one job (after overrides): what the scheduler places. */

@@ -57,7 +57,7 @@ export function jobDetail(job: Job, statusReason: string | undefined): Record<st
     jobId: job.jobId,
     jobQueue: job.jobQueueArn,
     status: job.status,
-    attempts: job.attempts,
+    attempts: job.attempts.map(({ nodes: _n, ...a }) => a),
     createdAt: job.createdAt,
     dependsOn: job.dependsOn,
     jobDefinition: job.jobDefinitionArn,

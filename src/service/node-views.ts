@@ -1,11 +1,12 @@
 /**
  * The node children of a multi-node parallel job (`<jobId>#<index>`, core/multinode.ts), derived from the parent on
- * read: each shows its node range's container, its own log stream and exit, and `nodeDetails`. A node's status
+ * read: each shows its node range's container, its own log stream and exit, `nodeDetails`, and its part of every
+ * attempt of the job (its own exit code, reason and log stream, the attempt's times and status reason). A node's status
  * follows the job's while it runs; once the node (or the job) ended, its own exit decides it. The job's own status
  * is its main node's, as AWS documents.
  */
 import { containersPerNode, parseNodeId } from '../core/multinode.js';
-import type { Job, JobStatus } from '../core/types.js';
+import type { Attempt, Job, JobStatus } from '../core/types.js';
 
 /** The node child `<parent>#<index>` as a Job, or undefined when the parent has no such node. */
 export function nodeChild(parent: Job, index: number): Job | undefined {
@@ -30,7 +31,26 @@ export function nodeChild(parent: Job, index: number): Job | undefined {
       ...(state?.reason !== undefined ? { reason: state.reason } : {}),
       ...(parent.container.taskArn ? { taskArn: `${parent.container.taskArn}#${index}` } : {}),
     },
-    attempts: main ? parent.attempts : [],
+    attempts: parent.attempts.map((a) => nodeAttempt(a, index, main)),
+  };
+}
+
+/** The node's part of one attempt of its job: its own exit and log stream, the attempt's times and reason. */
+function nodeAttempt(a: Attempt, index: number, main: boolean): Attempt {
+  const { nodes, ...rest } = a;
+  const node = nodes?.[index];
+  if (!node) return main ? rest : { ...rest, container: { networkInterfaces: [] } };
+  const c = a.container;
+  return {
+    ...rest,
+    container: {
+      ...(node.exitCode !== undefined ? { exitCode: node.exitCode } : {}),
+      ...(node.reason !== undefined ? { reason: node.reason } : {}),
+      logStreamName: node.logStreamName,
+      ...(c.containerInstanceArn ? { containerInstanceArn: c.containerInstanceArn } : {}),
+      ...(c.taskArn ? { taskArn: `${c.taskArn}#${index}` } : {}),
+      networkInterfaces: [],
+    },
   };
 }
 

@@ -161,6 +161,19 @@ describe('multi-node parallel jobs on a Slurm pool', () => {
     );
     // The job's own log stream is its main node's.
     assert.equal(job.attempts[0].container.logStreamName, nodes[0].container.logStreamName);
+    // Every node shows the attempt with its own exit and log stream; the job's attempts keep to AWS's AttemptDetail.
+    assert.deepEqual(
+      nodes.map((n: { attempts: { container: { exitCode: number; logStreamName: string } }[] }) =>
+        n.attempts.map((a) => [a.container.exitCode, a.container.logStreamName]),
+      ),
+      nodes.map((n: { container: { exitCode: number; logStreamName: string } }) => [
+        [n.container.exitCode, n.container.logStreamName],
+      ]),
+    );
+    assert.equal(nodes[1].attempts[0].startedAt, job.attempts[0].startedAt);
+    assert.equal(nodes[1].attempts[0].stoppedAt, job.attempts[0].stoppedAt);
+    assert.equal(nodes[1].attempts[0].container.taskArn, `${job.attempts[0].container.taskArn}#1`);
+    assert.deepEqual(Object.keys(job.attempts[0]).sort(), ['container', 'startedAt', 'statusReason', 'stoppedAt']);
 
     const listed = batch(['list-jobs', '--multi-node-job-id', jobId, '--job-status', 'FAILED']).jobSummaryList;
     assert.deepEqual(
@@ -172,7 +185,7 @@ describe('multi-node parallel jobs on a Slurm pool', () => {
     );
   });
 
-  it("fails the job with its main node's exit code, and numNodes follows nodeOverrides", async () => {
+  it("fails the job with its main node's exit code, numNodes follows nodeOverrides, each node shows each attempt", async () => {
     const { jobId } = batch([
       'submit-job',
       '--job-name',
@@ -181,6 +194,8 @@ describe('multi-node parallel jobs on a Slurm pool', () => {
       'mnp',
       '--job-definition',
       'mpi',
+      '--retry-strategy',
+      'attempts=2',
       '--node-overrides',
       JSON.stringify({
         numNodes: 2,
@@ -192,8 +207,24 @@ describe('multi-node parallel jobs on a Slurm pool', () => {
     const job = await until(jobId, ['SUCCEEDED', 'FAILED']);
     assert.equal(job.status, 'FAILED');
     assert.equal(job.nodeProperties.numNodes, 2);
-    assert.equal(job.attempts[0].container.exitCode, 3);
+    assert.deepEqual(
+      job.attempts.map((a: { container: { exitCode: number } }) => a.container.exitCode),
+      [3, 3],
+    );
     assert.equal(batch(['describe-jobs', '--jobs', `${jobId}#2`]).jobs.length, 0);
+    // describe-jobs of a node that is not the main one: both attempts, each with that node's exit and log stream.
+    const node1 = batch(['describe-jobs', '--jobs', `${jobId}#1`]).jobs[0];
+    assert.equal(node1.attempts.length, 2);
+    node1.attempts.forEach((a: any, i: number) => {
+      assert.equal(a.container.exitCode, 5);
+      assert.equal(a.startedAt, job.attempts[i].startedAt);
+      assert.equal(a.stoppedAt, job.attempts[i].stoppedAt);
+      assert.equal(a.statusReason, job.attempts[i].statusReason);
+      assert.notEqual(a.container.logStreamName, job.attempts[i].container.logStreamName);
+      assert.match(logOf(a.container.logStreamName)[0]!, /^node 1 of 2 main 0 /);
+    });
+    assert.notEqual(node1.attempts[0].container.logStreamName, node1.attempts[1].container.logStreamName);
+    assert.equal(node1.container.logStreamName, node1.attempts[1].container.logStreamName);
   });
 
   it('refuses node ranges that leave a node out; runs a multi-node job on this host as processes', async () => {
@@ -262,5 +293,14 @@ describe('multi-node parallel jobs on a Slurm pool', () => {
       ],
     );
     assert.deepEqual(logOf(nodes[1].container.logStreamName), ['node 1 of 2 main 0 on  addr 127.0.0.1 x ']);
+    // describe-jobs of node 1 on this host: its attempt, with its own exit and log stream.
+    assert.deepEqual(
+      nodes[1].attempts.map((a: { container: { exitCode: number; logStreamName: string } }) => [
+        a.container.exitCode,
+        a.container.logStreamName,
+      ]),
+      [[5, nodes[1].container.logStreamName]],
+    );
+    assert.equal(nodes[1].attempts[0].startedAt, job.attempts[0].startedAt);
   });
 });

@@ -1126,6 +1126,7 @@ export class Engine implements RuntimeEvents {
           : {}),
       stoppedAt: now,
       statusReason,
+      ...(job.nodeStates ? { nodes: job.nodeStates } : {}),
     });
     const ok = report.exitCode === 0 && !timedOut && !terminated && report.statusReason === undefined;
     if (ok) {
