@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FencedError } from '../../src/core/errors.js';
-import type { ComputeEnvironment, JobQueue } from '../../src/core/types.js';
+import type { ComputeEnvironment, Job, JobQueue } from '../../src/core/types.js';
 import { forEachBackend } from './backends.js';
 import { job, jobId, jd, Q, Q2 } from './fixtures.js';
 
@@ -461,3 +461,46 @@ async function until(cond: () => boolean, ms = 5_000): Promise<void> {
     await sleep(10);
   }
 }
+
+forEachBackend('Store: usage per owner', (ctx) => {
+  ctx.it('sums vCPU-hours of every attempt per PI group and user, most first, over the window only', async () => {
+    const s = ctx.stores.store;
+    const ended = (i: number, user: string, pi: string, vcpus: number, attempts: Partial<Job['attempts'][0]>[]) =>
+      job(i, {
+        status: 'SUCCEEDED',
+        stoppedAt: 30_000,
+        owner: { user, pi },
+        resources: { vcpus, memoryMiB: 1, gpus: 0 },
+        attempts: attempts.map((a) => ({ container: {}, ...a })),
+      });
+    await s.writeJobs([
+      // bo: 4 vCPUs for two half-hour attempts (4 h) and 1 vCPU for an hour after one that never started (1 h)
+      ended(400, 'bo', 'lab-d', 4, [
+        { startedAt: 0, stoppedAt: 1_800_000 },
+        { startedAt: 2_000_000, stoppedAt: 3_800_000 },
+      ]),
+      ended(401, 'bo', 'lab-d', 1, [{}, { startedAt: 0, stoppedAt: 3_600_000 }]),
+      // al and zed tie at 1 h: PI group, then user, break the tie
+      ended(402, 'al', 'lab-d', 2, [{ startedAt: 0, stoppedAt: 1_800_000 }]),
+      ended(403, 'zed', 'lab-a', 1, [{ startedAt: 0, stoppedAt: 3_600_000 }]),
+      // a job that never ran counts as a job with no vCPU-hours
+      ended(404, 'cy', 'lab-e', 8, []),
+      // outside the window
+      { ...ended(405, 'bo', 'lab-d', 64, [{ startedAt: 0, stoppedAt: 3_600_000 }]), stoppedAt: 40_000 },
+      job(406, { status: 'RUNNING', owner: { user: 'bo', pi: 'lab-d' }, attempts: [{ container: {}, startedAt: 0 }] }),
+    ]);
+    assert.deepEqual(await s.usageByOwner({ from: 29_000, to: 31_000 }), [
+      { pi: 'lab-d', user: 'bo', jobs: 2, vcpuHours: 5 },
+      { pi: 'lab-a', user: 'zed', jobs: 1, vcpuHours: 1 },
+      { pi: 'lab-d', user: 'al', jobs: 1, vcpuHours: 1 },
+      { pi: 'lab-e', user: 'cy', jobs: 1, vcpuHours: 0 },
+    ]);
+    assert.deepEqual(await s.usageByOwner({ from: 29_000, to: 31_000, pi: 'lab-d' }), [
+      { pi: 'lab-d', user: 'bo', jobs: 2, vcpuHours: 5 },
+      { pi: 'lab-d', user: 'al', jobs: 1, vcpuHours: 1 },
+    ]);
+    assert.deepEqual(await s.usageByOwner({ from: 30_001, to: 50_000 }), [
+      { pi: 'lab-d', user: 'bo', jobs: 1, vcpuHours: 64 },
+    ]);
+  });
+});

@@ -23,6 +23,8 @@ export interface MetricSources {
 }
 
 const USAGE_WINDOW_MS = 24 * 3600 * 1000;
+/** A usage read serves the scrape it was made for (both gauges), not later ones. */
+const USAGE_REUSE_MS = 1000;
 /** The name at the end of a queue or compute environment ARN (`arn:...:job-queue/NAME`). */
 const nameOf = (arn: string) => arn.slice(arn.lastIndexOf('/') + 1);
 
@@ -115,8 +117,7 @@ export class OpenbatchMetrics {
           this.set({ queue: nameOf(arn) }, q.runnable);
       },
     });
-    const usage = async () => {
-      const now = clock();
+    const readUsage = async (now: number) => {
       const byPi = new Map<string, { jobs: number; vcpuHours: number }>();
       for (const r of await sources.usageByOwner({ from: now - USAGE_WINDOW_MS, to: now })) {
         const u = byPi.get(r.pi) ?? { jobs: 0, vcpuHours: 0 };
@@ -125,6 +126,13 @@ export class OpenbatchMetrics {
         byPi.set(r.pi, u);
       }
       return byPi;
+    };
+    // Both usage gauges of one scrape share one read: it goes over every job that ended in the last 24 hours.
+    let lastUsage: { at: number; byPi: ReturnType<typeof readUsage> } | undefined;
+    const usage = () => {
+      const now = clock();
+      if (!lastUsage || now - lastUsage.at >= USAGE_REUSE_MS) lastUsage = { at: now, byPi: readUsage(now) };
+      return lastUsage.byPi;
     };
     new Gauge({
       name: 'openbatch_pi_vcpu_hours_24h',

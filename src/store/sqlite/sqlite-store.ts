@@ -433,25 +433,32 @@ export class SqliteStore implements Store {
   }
 
   async usageByOwner(q: { from: number; to: number; pi?: string }): Promise<UsageRow[]> {
-    const rows = this.db
-      .prepare(
-        `SELECT COALESCE(j.pi, '') AS pi, COALESCE(json_extract(j.doc, '$.owner.user'), '') AS user,
-                COUNT(DISTINCT j.id) AS jobs,
-                COALESCE(SUM(CASE WHEN json_extract(a.value, '$.startedAt') IS NOT NULL
-                  THEN json_extract(j.doc, '$.resources.vcpus')
-                       * (json_extract(a.value, '$.stoppedAt') - json_extract(a.value, '$.startedAt'))
-                  ELSE 0 END), 0) / 3600000.0 AS vcpu_hours
-         FROM jobs j LEFT JOIN json_each(j.doc, '$.attempts') a
-         WHERE j.stopped_at >= ? AND j.stopped_at < ? ${q.pi !== undefined ? 'AND j.pi = ?' : ''}
-         GROUP BY 1, 2 ORDER BY vcpu_hours DESC, 1, 2`,
-      )
-      .all(q.from, q.to, ...(q.pi !== undefined ? [q.pi] : [])) as {
-      pi: string;
-      user: string;
-      jobs: number;
-      vcpu_hours: number;
-    }[];
-    return rows.map((r) => ({ pi: r.pi, user: r.user, jobs: r.jobs, vcpuHours: r.vcpu_hours }));
+    // One row per job, streamed and summed here. A GROUP BY over the jobs of the window (with COUNT(DISTINCT) over
+    // their attempts) made SQLite sort all of them in memory at every /metrics scrape: on the main thread, a buffer
+    // doubled to 8 MB and more for 50,000 jobs, which glibc then kept (docs/decisions/0012-usage-without-a-sort.md).
+    const st = this.prepared(
+      `SELECT COALESCE(pi, ''), COALESCE(json_extract(doc, '$.owner.user'), ''),
+              json_extract(doc, '$.resources.vcpus')
+                * (SELECT SUM(json_extract(value, '$.stoppedAt') - json_extract(value, '$.startedAt'))
+                   FROM json_each(doc, '$.attempts') WHERE json_extract(value, '$.startedAt') IS NOT NULL)
+       FROM jobs WHERE stopped_at >= ? AND stopped_at < ? ${q.pi !== undefined ? 'AND pi = ?' : ''}`,
+    );
+    const byOwner = new Map<string, UsageRow>();
+    const rows = st.raw(true).iterate(q.from, q.to, ...(q.pi !== undefined ? [q.pi] : [])) as IterableIterator<
+      [string, string, number | null]
+    >;
+    for (const [pi, user, vcpuMs] of rows) {
+      const key = `${pi}\u0000${user}`;
+      let u = byOwner.get(key);
+      if (!u) byOwner.set(key, (u = { pi, user, jobs: 0, vcpuHours: 0 }));
+      u.jobs++;
+      u.vcpuHours += vcpuMs ?? 0;
+    }
+    const out = [...byOwner.values()];
+    for (const u of out) u.vcpuHours /= 3_600_000;
+    // As the SQL did: most vCPU-hours first, then by PI group and user (code point order, as SQLite's BINARY).
+    const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+    return out.sort((a, b) => b.vcpuHours - a.vcpuHours || cmp(a.pi, b.pi) || cmp(a.user, b.user));
   }
 
   async addJobIntent(intent: Omit<JobIntent, 'seq'>): Promise<void> {
