@@ -3,6 +3,7 @@
  * only the composition root (server.ts) picks the concrete ones.
  */
 import type {
+  CompactRunnable,
   ComputeEnvironment,
   ConsumableResource,
   ContainerProperties,
@@ -106,8 +107,16 @@ export interface Store {
   setJobTags(jobId: string, tags: Record<string, string>): Promise<void>;
   getJobs(ids: readonly string[]): Promise<Job[]>;
   listJobs(q: JobListQuery): Promise<JobPage>;
-  /** Every job not SUCCEEDED/FAILED: what the service keeps in memory. */
-  loadActiveJobs(): Promise<Job[]>;
+  /**
+   * Every job not SUCCEEDED/FAILED (what the engine keeps in memory), oldest first; with `exceptCompact`, not the
+   * ones `loadCompactRunnable` returns.
+   */
+  loadActiveJobs(opts?: { exceptCompact?: boolean }): Promise<Job[]>;
+  /**
+   * RUNNABLE jobs that never ran and are neither array children nor multi-node jobs, oldest first (created, id), read
+   * from columns without their documents: a new leader holds 1,000,000 of these in little memory.
+   */
+  loadCompactRunnable(): Promise<CompactRunnable[]>;
   /**
    * Terminal jobs that stopped at or after `since` (epoch ms), oldest stop first: what a new leader reads to rebuild
    * fair-share usage of the last decay window.

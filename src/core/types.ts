@@ -258,6 +258,22 @@ export interface Job {
   nodeStates?: NodeState[];
 }
 
+/**
+ * A RUNNABLE job as a new leader loads it without its document: what scheduling reads. Only jobs that never ran and
+ * are neither array children nor multi-node jobs are held this way (engine/compact-runnable.ts); the document is read
+ * when the job starts or is stopped.
+ */
+export interface CompactRunnable {
+  jobId: string;
+  jobQueueArn: string;
+  createdAt: number;
+  statusChangedAt: number;
+  shareIdentifier?: string;
+  schedulingPriority?: number;
+  resources: JobResources;
+  consumableResourceProperties?: { consumableResourceList: ConsumableRequirement[] };
+}
+
 /** One node of a multi-node parallel job's current attempt, as its node child `<jobId>#<index>` shows it. */
 export interface NodeState {
   logStreamName: string;

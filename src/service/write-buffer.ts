@@ -107,6 +107,13 @@ export class WriteBuffer {
     this.schedule();
   }
 
+  /** Whether a change of the job is deferred, queued or committing (the object it writes must stay the job's). */
+  holds(jobId: string): boolean {
+    if (this.queued.has(jobId) || this.deferred.has(jobId)) return true;
+    for (const b of this.inFlight) if (b.ids.has(jobId)) return true;
+    return false;
+  }
+
   /** Resolves once everything queued (or deferred) so far is committed. */
   barrier(): Promise<void> {
     if (this.deferred.size > 0) this.undefer();

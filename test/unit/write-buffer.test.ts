@@ -60,7 +60,8 @@ const settled = async () => {
 describe('WriteBuffer', () => {
   it('a deferred change is written after the delay, or not at all when a later change of the job comes first; a barrier flushes it', async () => {
     const s = store();
-    const w = new WriteBuffer(s.commit, 4, 20);
+    // A delay far longer than the few event-loop turns `settled` waits, even on a loaded machine.
+    const w = new WriteBuffer(s.commit, 4, 1000);
     w.enqueueDeferred(job('run', 1)); // RUNNING of a job that keeps running
     w.enqueueDeferred(job('short', 1)); // RUNNING of a job that ends at once
     w.enqueueIndependent(job('short', 2)); // its end
@@ -70,7 +71,7 @@ describe('WriteBuffer', () => {
       [[{ id: 'short', v: 2 }]],
     ); // the superseded RUNNING is never written
     s.open[0]!.end();
-    await sleep(40);
+    await sleep(1100);
     assert.deepEqual(
       s.open.map((o) => o.jobs),
       [[{ id: 'run', v: 1 }]],

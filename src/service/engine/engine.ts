@@ -30,7 +30,7 @@ import type {
   Store,
 } from '../../core/ports.js';
 import { shouldRetry } from '../../core/retry.js';
-import { isTerminal, type HostCapacity, type Job, type JobStatus } from '../../core/types.js';
+import { isTerminal, type CompactRunnable, type HostCapacity, type Job, type JobStatus } from '../../core/types.js';
 import { explainWait, neverFits } from '../../scheduler/explain.js';
 import type { FairsharePolicy } from '../../scheduler/fair-share.js';
 import { schedule, type Snapshot } from '../../scheduler/schedule.js';
@@ -45,6 +45,7 @@ import { endNodes, nodeRuns } from './node-runs.js';
 import type { EngineState } from './engine-state.js';
 import { publishedQueues, schedQueues, type QueueSources } from './queue-snapshot.js';
 import { JobInterner } from './job-interner.js';
+import { CompactJobs } from './compact-jobs.js';
 import { RunnableQueues } from './runnable-queues.js';
 import { ShareLedger } from './share-ledger.js';
 import { rebuildShareUsage, widestWindowMs } from './usage-rebuild.js';
@@ -60,6 +61,8 @@ export interface EngineOptions {
   pollMs?: number;
   /** How often the dashboard's activity chart is sampled (30 s by default). */
   historySampleMs?: number;
+  /** Past this many whole jobs in memory, RUNNABLE ones deep in their queue are held compactly (CompactJobs). */
+  wholeJobsLimit?: number;
 }
 
 const ESSENTIAL_EXITED = 'Essential container in task exited';
@@ -73,6 +76,12 @@ const PUBLISH_MS = 100;
 const RESCAN_WINDOW_MS = 5 * 60_000;
 /** How long RUNNING waits to be written, in case the job ends first (see WriteBuffer.enqueueDeferred). */
 const RUNNING_DEFER_MS = 50;
+/** Whole jobs in memory past which RUNNABLE ones deep in their queue are held compactly (CompactJobs). */
+const WHOLE_JOBS_LIMIT = 10_000;
+/** RUNNABLE jobs at the front of each queue and share kept whole (read back ahead of their start). */
+const FRONT_WHOLE = 16;
+/** How often the front is checked for compact jobs to read back, at most. */
+const FRONT_READ_MS = 50;
 
 export class Engine implements RuntimeEvents {
   /** Every job not SUCCEEDED/FAILED, plus terminal ones until their last state is committed. */
@@ -81,6 +90,12 @@ export class Engine implements RuntimeEvents {
   private readonly runnable = new RunnableQueues();
   /** Shares the equal parts of active jobs (about half their memory at 1,000,000 queued). */
   private readonly interner = new JobInterner();
+  /** RUNNABLE jobs held without their documents (not in `active`); read back as whole jobs before they change. */
+  private readonly compact = new CompactJobs(
+    (ids) => this.store.getJobs(ids),
+    (job) => void this.active.set(job.jobId, this.interner.intern(job)),
+  );
+  private frontReadAt = 0;
   /** vCPUs running per queue, and per share of fair-share queues with their decayed usage. */
   private readonly ledger = new ShareLedger();
   /** Dependency id -> jobs waiting on it. */
@@ -176,7 +191,8 @@ export class Engine implements RuntimeEvents {
     await this.restoreHistory();
     this.timers.push(setInterval(() => this.sampleHistory(), this.opts.historySampleMs ?? HISTORY_SAMPLE_MS));
     this.timers.at(-1)!.unref();
-    const jobs = await this.store.loadActiveJobs();
+    const compact = await this.store.loadCompactRunnable();
+    const jobs = await this.store.loadActiveJobs({ exceptCompact: true });
     const running: { jobId: string; attempt: number }[] = [];
     for (let i = 0; i < jobs.length; i++) {
       const job = jobs[i]!;
@@ -192,16 +208,28 @@ export class Engine implements RuntimeEvents {
     // Arrays first, N_TO_N ones last, so that an array's dependency is rebuilt before it is linked.
     released.sort((a, b) => Number(a.arrayMode === 'N_TO_N') - Number(b.arrayMode === 'N_TO_N'));
     for (const job of released) await this.rebuildArray(job);
+    // RUNNABLE jobs are filed oldest first, whole and compact ones merged (each list is in that order).
+    let c = 0;
+    const fileCompactBefore = async (job?: Job): Promise<void> => {
+      for (; c < compact.length && (!job || precedes(compact[c]!, job)); c++) {
+        this.compact.hold(compact[c]!);
+        this.addRunnable(compact[c]!);
+        if (c % 50_000 === 49_999) await new Promise((r) => setImmediate(r));
+      }
+    };
     for (const job of jobs) {
       if (job.status === 'SUBMITTED') this.admit(job);
       else if (job.status === 'PENDING' && !job.arrayReleased) this.admit(job);
-      else if (job.status === 'RUNNABLE') this.addRunnable(job);
-      else if (job.status === 'STARTING' || job.status === 'RUNNING') {
+      else if (job.status === 'RUNNABLE') {
+        await fileCompactBefore(job);
+        this.addRunnable(job);
+      } else if (job.status === 'STARTING' || job.status === 'RUNNING') {
         this.capacity.allocate(job, this.ceOfRecoveredJob(job));
         this.countStart(job);
         this.registry.consumables.acquire(job.consumableResourceProperties?.consumableResourceList, true);
       }
     }
+    await fileCompactBefore();
     const gone = await this.runtime.recover(running.map((r) => ({ ...r, pool: this.capacity.get(r.jobId)?.pool })));
     const goneIds = new Set(gone.map((g) => `${g.jobId}#${g.attempt}`));
     for (const r of running) {
@@ -233,6 +261,7 @@ export class Engine implements RuntimeEvents {
       setInterval(() => this.applyTimeLimits(), 10_000),
       setInterval(() => void this.pullSubmitted(), pollMs),
       setInterval(() => void this.applyIntents(), Math.min(pollMs, 500)),
+      setInterval(() => this.letGoDeep(), 5_000),
     ];
     // Jobs other replicas committed RUNNABLE whose signal was lost (e.g. while the listener reconnected): only a store
     // shared by replicas loses signals.
@@ -333,7 +362,44 @@ export class Engine implements RuntimeEvents {
     if (direct) {
       this.addRunnable(job);
       this.kick();
+      if (this.active.size > this.wholeJobsLimit && this.runnable.size(job.jobQueueArn) > FRONT_WHOLE) this.letGo(job);
     } else this.admit(job);
+  }
+
+  private get wholeJobsLimit(): number {
+    return this.opts.wholeJobsLimit ?? WHOLE_JOBS_LIMIT;
+  }
+
+  /** Whether a job is in memory, whole or compact. */
+  private known(id: string): boolean {
+    return this.active.has(id) || this.compact.has(id);
+  }
+
+  /** Holds a filed RUNNABLE job compactly, if nothing still writes its object (its document is then up to date). */
+  private letGo(job: Job): void {
+    if (this.active.get(job.jobId) !== job || this.runnable.queueOf(job.jobId) === undefined) return;
+    if (this.writer.holds(job.jobId) || !this.compact.letGo(job)) return;
+    this.active.delete(job.jobId);
+  }
+
+  /** With more whole jobs in memory than the limit, holds compactly the RUNNABLE ones past the front of their queue. */
+  private letGoDeep(): void {
+    if (this.active.size <= this.wholeJobsLimit || !this.fence) return;
+    const front = new Set(this.runnable.fronts(FRONT_WHOLE));
+    for (const job of [...this.active.values()])
+      if (job.status === 'RUNNABLE' && !front.has(job.jobId)) this.letGo(job);
+  }
+
+  /** Reads back compact jobs at the front of the queues, so a pass finds them whole (at most every 50 ms). */
+  private readFronts(): void {
+    if (this.compact.size === 0 || this.now - this.frontReadAt < FRONT_READ_MS) return;
+    this.frontReadAt = this.now;
+    const ids: string[] = [];
+    for (const id of this.runnable.fronts(FRONT_WHOLE)) {
+      if (this.compact.has(id)) ids.push(id);
+      if (ids.length >= 1000) break; // the rest on a later pass: a read of many blocks the event loop (SQLite)
+    }
+    if (ids.length) void this.compact.fetch(ids).catch(() => {});
   }
 
   /** Admits the SUBMITTED jobs other replicas wrote (one pull at a time; a signal during a pull pulls again). */
@@ -355,7 +421,7 @@ export class Engine implements RuntimeEvents {
           if (rows.some((j) => !this.registry.queueByNameOrArn(j.jobQueueArn))) await this.registry.reload();
           let fresh = 0;
           for (const job of rows) {
-            if (this.active.has(job.jobId) || this.drops.droppedSince(job.jobId, mark)) continue;
+            if (this.known(job.jobId) || this.drops.droppedSince(job.jobId, mark)) continue;
             fresh++;
             this.active.set(job.jobId, this.interner.intern(job));
             this.admit(job);
@@ -377,7 +443,7 @@ export class Engine implements RuntimeEvents {
    */
   private async adopt(ids: readonly string[], since?: number): Promise<void> {
     if (!this.fence || this.closed) return;
-    const unknown = ids.filter((id) => id !== '' && !this.active.has(id) && !parseChildId(id));
+    const unknown = ids.filter((id) => id !== '' && !this.known(id) && !parseChildId(id));
     if (!unknown.length) return;
     const mark = since ?? this.drops.begin();
     try {
@@ -385,7 +451,7 @@ export class Engine implements RuntimeEvents {
       if (rows.some((j) => !this.registry.queueByNameOrArn(j.jobQueueArn))) await this.registry.reload();
       for (const row of rows) {
         if (!this.fence || this.closed) return;
-        if (this.active.has(row.jobId) || this.drops.droppedSince(row.jobId, mark)) continue;
+        if (this.known(row.jobId) || this.drops.droppedSince(row.jobId, mark)) continue;
         if (row.status !== 'SUBMITTED' && row.status !== 'RUNNABLE') continue;
         const job = this.interner.intern(row);
         this.active.set(job.jobId, job);
@@ -465,6 +531,7 @@ export class Engine implements RuntimeEvents {
 
   private async ensureKnown(jobId: string): Promise<void> {
     const id = parseChildId(jobId)?.parentId ?? jobId;
+    if (this.compact.has(id)) return this.compact.fetch([id]);
     if (this.active.has(id)) return;
     await this.adopt([id]);
   }
@@ -475,6 +542,7 @@ export class Engine implements RuntimeEvents {
    */
   private cancel(jobId: string, reason: string): void {
     if (this.stopArrayOrVirtualChild(jobId, reason, false)) return;
+    if (this.compact.has(jobId)) return this.afterRead(jobId, () => this.cancel(jobId, reason));
     const live = this.active.get(jobId);
     if (!live || isTerminal(live.status)) return;
     if (live.status === 'STARTING' || live.status === 'RUNNING') return;
@@ -487,9 +555,18 @@ export class Engine implements RuntimeEvents {
     this.setFailed(live, reason);
   }
 
+  /** Runs `then` once a compact job was read back whole (intents read them first; this is the fallback). */
+  private afterRead(jobId: string, then: () => void): void {
+    void this.compact.fetch([jobId]).then(
+      () => this.active.has(jobId) && then(),
+      () => {},
+    );
+  }
+
   /** TerminateJob: as cancel, and stops STARTING/RUNNING attempts (not retried). */
   private terminate(jobId: string, reason: string): void {
     if (this.stopArrayOrVirtualChild(jobId, reason, true)) return;
+    if (this.compact.has(jobId)) return this.afterRead(jobId, () => this.terminate(jobId, reason));
     const live = this.active.get(jobId);
     if (!live || isTerminal(live.status)) return;
     live.isTerminated = true;
@@ -576,11 +653,11 @@ export class Engine implements RuntimeEvents {
     const unfinished: string[] = [];
     for (const id of deps) {
       const dep = this.active.get(id);
-      if (dep && !isTerminal(dep.status)) unfinished.push(id);
+      if ((dep && !isTerminal(dep.status)) || (!dep && this.compact.has(id))) unfinished.push(id);
       else if (dep?.status === 'FAILED') return this.failByDependency(job, dep);
     }
     // Dependencies not in memory have finished; look them up before deciding.
-    const settledIds = deps.filter((id) => !this.active.has(id));
+    const settledIds = deps.filter((id) => !this.known(id));
     const decide = (failed: Job | undefined): void => {
       // Cancelled (or deposed) while the dependencies were looked up.
       if (isTerminal(job.status) || !this.fence) return;
@@ -638,7 +715,7 @@ export class Engine implements RuntimeEvents {
   }
 
   /** Files a RUNNABLE job (or an array parent with RUNNABLE children) in its queue: FIFO, or under its share. */
-  private addRunnable(job: Job): void {
+  private addRunnable(job: Job | CompactRunnable): void {
     const fair = this.fairshareOf(job.jobQueueArn) !== undefined;
     this.runnable.add(
       job.jobQueueArn,
@@ -727,6 +804,8 @@ export class Engine implements RuntimeEvents {
             job.isCancelled = true;
             this.setFailed(job, r);
           });
+        const held = job ? undefined : this.compact.get(id);
+        if (held) check(held.statusChangedAt, held.resources, (r) => this.cancel(id, r));
       }
     }
     return cancelled;
@@ -934,7 +1013,7 @@ export class Engine implements RuntimeEvents {
       runnable: this.runnable,
       ledger: this.ledger,
       arrays: this.arrays,
-      active: this.active,
+      job: (id) => this.active.get(id) ?? this.compact.get(id),
       fairshareOf: (arn) => this.fairshareOf(arn),
     };
   }
@@ -958,11 +1037,20 @@ export class Engine implements RuntimeEvents {
     if (this.closed || !this.fence || this.runnable.empty) return;
     const began = performance.now();
     const plan = schedule(this.snapshot());
+    let unread: string[] | undefined;
     for (const p of plan.starts) {
       const job = this.active.get(p.jobId) ?? this.materialize(p.jobId);
+      if (!job && this.compact.has(p.jobId)) (unread ??= []).push(p.jobId);
       if (!job || job.status !== 'RUNNABLE') continue;
       this.startAttempt(job, p.computeEnvironmentArn);
     }
+    // Placed while held compactly: start once read back (a pass later); a failed read is tried again in a second.
+    if (unread)
+      void this.compact.fetch(unread).then(
+        () => this.kick(),
+        () => setTimeout(() => this.kick(), 1000).unref(),
+      );
+    this.readFronts();
     this.onSchedulePass?.((performance.now() - began) / 1000, plan.starts.length);
   }
 
@@ -1174,7 +1262,7 @@ export class Engine implements RuntimeEvents {
       computeEnvironments: [...snap.computeEnvironments.values()],
       queues,
       running: this.capacity.running,
-      active: this.active.size,
+      active: this.active.size + this.compact.size,
       queued,
       history: this.history.list(),
     };
@@ -1198,7 +1286,17 @@ export class Engine implements RuntimeEvents {
   }
 
   /** Counts for health. */
-  stats(): { active: number; running: number; usedVcpus: number } {
-    return { active: this.active.size, running: this.capacity.running, usedVcpus: this.capacity.usedVcpus };
+  stats(): { active: number; heldCompact: number; running: number; usedVcpus: number } {
+    return {
+      active: this.active.size + this.compact.size,
+      heldCompact: this.compact.size,
+      running: this.capacity.running,
+      usedVcpus: this.capacity.usedVcpus,
+    };
   }
+}
+
+/** Whether a compact job was created before a whole one (the order RUNNABLE jobs are filed in at a new leader). */
+function precedes(c: CompactRunnable, job: Job): boolean {
+  return c.createdAt < job.createdAt || (c.createdAt === job.createdAt && c.jobId < job.jobId);
 }

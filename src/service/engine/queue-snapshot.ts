@@ -20,7 +20,8 @@ export interface QueueSources {
   runnable: RunnableQueues;
   ledger: ShareLedger;
   arrays: ReadonlyMap<string, ArrayState>;
-  active: ReadonlyMap<string, Job>;
+  /** An active job as scheduling reads it: a whole job, or a RUNNABLE one held compactly (CompactJobs). */
+  job(id: string): Pick<Job, 'resources' | 'consumableResourceProperties' | 'statusChangedAt'> | undefined;
   fairshareOf(queueArn: string): FairsharePolicy | undefined;
 }
 
@@ -43,7 +44,7 @@ function* schedJobs(src: QueueSources, ids: Iterable<string>): Generator<SchedJo
       if (!any) src.runnable.delete(id);
       continue;
     }
-    const j = src.active.get(id);
+    const j = src.job(id);
     if (j)
       yield j.consumableResourceProperties
         ? { jobId: id, resources: j.resources, consumables: j.consumableResourceProperties.consumableResourceList }
@@ -105,9 +106,7 @@ function runnableCount(src: QueueSources, queueArn: string): number {
 
 /** When a job (or the array parent of a child) took its place among the RUNNABLE. */
 function since(src: QueueSources, id: string, now: number): number {
-  return (
-    src.active.get(id)?.statusChangedAt ?? src.active.get(parseChildId(id)?.parentId ?? '')?.statusChangedAt ?? now
-  );
+  return src.job(id)?.statusChangedAt ?? src.job(parseChildId(id)?.parentId ?? '')?.statusChangedAt ?? now;
 }
 
 /** Per queue: what followers need for why-waits and GetJobQueueSnapshot. */

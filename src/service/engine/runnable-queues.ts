@@ -60,6 +60,24 @@ export class RunnableQueues {
     for (const s of [...q.shares.values()]) for (const [id] of [...s.entries()]) yield id;
   }
 
+  /** The first `n` ids of every queue's FIFO part and of every share: the jobs a scheduling pass reaches first. */
+  *fronts(n: number): Generator<string> {
+    for (const q of this.queues.values()) {
+      let i = 0;
+      for (const id of q.fifo.keys()) {
+        if (i++ >= n) break;
+        yield id;
+      }
+      for (const s of q.shares.values()) {
+        i = 0;
+        for (const [id] of s.entries()) {
+          if (i++ >= n) break;
+          yield id;
+        }
+      }
+    }
+  }
+
   /** How many entries the queue holds (an array parent is one entry, whatever its children). */
   size(queueArn: string): number {
     return this.queues.get(queueArn)?.size ?? 0;

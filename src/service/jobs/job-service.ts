@@ -35,6 +35,8 @@ export interface JobServiceOptions {
   lease?: { ttlMs: number; renewMs: number };
   /** How often the engine polls for work in case a signal was lost (ms). */
   pollMs?: number;
+  /** Whole jobs in memory past which the engine holds deep RUNNABLE ones compactly (EngineOptions.wholeJobsLimit). */
+  wholeJobsLimit?: number;
   log?: (line: string) => void;
 }
 
@@ -84,6 +86,7 @@ export class JobService {
       clock: this.opts.clock,
       ...(this.opts.hostName ? { hostName: this.opts.hostName } : {}),
       ...(this.opts.pollMs ? { pollMs: this.opts.pollMs } : {}),
+      ...(this.opts.wholeJobsLimit !== undefined ? { wholeJobsLimit: this.opts.wholeJobsLimit } : {}),
     });
     e.runtime = this.host.runtime;
     e.logs = this.logs;
@@ -181,7 +184,7 @@ export class JobService {
   }
 
   /** Counts for health. */
-  stats(): { active: number; running: number; usedVcpus: number } | undefined {
+  stats(): { active: number; heldCompact: number; running: number; usedVcpus: number } | undefined {
     return this.host.engine()?.stats();
   }
 }

@@ -20,6 +20,7 @@ import type {
   UsageRow,
 } from '../../core/ports.js';
 import type {
+  CompactRunnable,
   ComputeEnvironment,
   ConsumableResource,
   Job,
@@ -32,6 +33,7 @@ import type { PgDatabase } from './database.js';
 import { FENCED_UPSERT_JOBS_SQL, JOB_PARAMS, jobColumns, UPSERT_JOBS_SQL } from './job-batch.js';
 import { splitPayload } from './notify-payload.js';
 import { listJobsSql } from './job-query.js';
+import { CompactRowReader, type CompactRow } from '../compact-runnable-rows.js';
 
 /** The database's clock, in epoch milliseconds: leases are measured by it, so replicas' clocks do not matter. */
 const NOW_MS = `(extract(epoch from now()) * 1000)::bigint`;
@@ -208,11 +210,26 @@ export class PostgresStore implements Store {
       : { jobs };
   }
 
-  async loadActiveJobs(): Promise<Job[]> {
+  async loadActiveJobs(opts: { exceptCompact?: boolean } = {}): Promise<Job[]> {
     const rows = await this.db.query<JobRow>(
-      "SELECT doc, tags FROM jobs WHERE status NOT IN ('SUCCEEDED', 'FAILED') ORDER BY created_at, id",
+      `SELECT doc, tags FROM jobs WHERE status NOT IN ('SUCCEEDED', 'FAILED')${
+        opts.exceptCompact ? ` AND NOT (${COMPACT_RUNNABLE})` : ''
+      } ORDER BY created_at, id`,
     );
     return rows.map(rowToJob);
+  }
+
+  async loadCompactRunnable(): Promise<CompactRunnable[]> {
+    const rows = await this.db.query<CompactRow>(
+      `SELECT id, queue_arn, created_at, d->>'statusChangedAt' AS changed, d->>'shareIdentifier' AS share,
+         d->>'schedulingPriority' AS priority, d->'resources'->>'vcpus' AS vcpus,
+         d->'resources'->>'memoryMiB' AS memory, d->'resources'->>'gpus' AS gpus,
+         d->>'consumableResourceProperties' AS consumables
+       FROM (SELECT id, queue_arn, created_at, doc::jsonb AS d FROM jobs WHERE ${COMPACT_RUNNABLE}) r
+       ORDER BY created_at, id`,
+    );
+    const reader = new CompactRowReader();
+    return rows.map((r) => reader.read(r));
   }
 
   async listJobsStoppedSince(since: number): Promise<Job[]> {
@@ -359,6 +376,11 @@ export class PostgresStore implements Store {
     return this.db.listener.ready();
   }
 }
+
+/** The jobs Store.loadCompactRunnable returns: RUNNABLE, never ran, neither an array child nor a multi-node job. */
+const COMPACT_RUNNABLE = `status = 'RUNNABLE' AND array_parent IS NULL
+  AND COALESCE(jsonb_array_length(doc::jsonb -> 'attempts'), 0) = 0 AND (doc::jsonb -> 'nodeProperties') IS NULL
+  AND (doc::jsonb -> 'arrayProperties') IS NULL`;
 
 /** A stored job: its document, with the tags kept apart (setJobTags) laid over it. */
 function rowToJob(r: JobRow): Job {

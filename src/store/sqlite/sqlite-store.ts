@@ -21,6 +21,7 @@ import type {
   UsageRow,
 } from '../../core/ports.js';
 import type {
+  CompactRunnable,
   ComputeEnvironment,
   Job,
   JobDefinition,
@@ -31,6 +32,7 @@ import type {
 } from '../../core/types.js';
 import { Worker } from 'node:worker_threads';
 import { WAL_SIZE_LIMIT_BYTES } from './wal-policy.js';
+import { CompactRowReader, type CompactRow } from '../compact-runnable-rows.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
 import { checkFence, FENCED_PREFIX, jobRows, upsertJobRows, UPSERT_JOB_SQL } from './job-rows.js';
 import type { WriterReply, WriterRequest, WriterStatement } from './sqlite-writer.js';
@@ -380,23 +382,42 @@ export class SqliteStore implements Store {
       : { jobs };
   }
 
-  async loadActiveJobs(): Promise<Job[]> {
-    // In pages (keyset on the created index), yielding to the event loop between them: with 1,000,000 queued, one
-    // statement would hold a gigabyte of text and block the server (and its API, which serves during the load) for
-    // seconds; an open iterator would also keep this connection busy for every other query meanwhile.
+  async loadActiveJobs(opts: { exceptCompact?: boolean } = {}): Promise<Job[]> {
+    const out: Job[] = [];
+    const where = `status NOT IN ('SUCCEEDED', 'FAILED')${opts.exceptCompact ? ` AND NOT (${COMPACT_RUNNABLE})` : ''}`;
+    await this.pagedActive('doc, tags', where, (r: JobRow) => out.push(rowToJob(r)));
+    return out;
+  }
+
+  async loadCompactRunnable(): Promise<CompactRunnable[]> {
+    const out: CompactRunnable[] = [];
+    const reader = new CompactRowReader();
+    const columns = `id, queue_arn, created_at, json_extract(doc, '$.statusChangedAt') AS changed,
+      json_extract(doc, '$.shareIdentifier') AS share, json_extract(doc, '$.schedulingPriority') AS priority,
+      json_extract(doc, '$.resources.vcpus') AS vcpus, json_extract(doc, '$.resources.memoryMiB') AS memory,
+      json_extract(doc, '$.resources.gpus') AS gpus, json_extract(doc, '$.consumableResourceProperties') AS consumables`;
+    await this.pagedActive(columns, COMPACT_RUNNABLE, (r: CompactRow) => out.push(reader.read(r)));
+    return out;
+  }
+
+  /**
+   * Active rows in pages (keyset on the created index), yielding to the event loop between them: with 1,000,000
+   * queued, one statement would hold a gigabyte of text and block the server (and its API, which serves during the
+   * load) for seconds; an open iterator would also keep this connection busy for every other query meanwhile.
+   */
+  private async pagedActive<R>(columns: string, where: string, each: (row: R) => void): Promise<void> {
     const PAGE = 5000;
     const sql = (after: string) =>
-      `SELECT doc, tags, created_at, id FROM jobs WHERE status NOT IN ('SUCCEEDED', 'FAILED') ${after} ORDER BY created_at, id LIMIT ${PAGE}`;
+      `SELECT ${columns}, created_at AS k_created, id AS k_id FROM jobs WHERE ${where} ${after} ORDER BY created_at, id LIMIT ${PAGE}`;
     const first = this.db.prepare(sql(''));
     const next = this.db.prepare(sql('AND (created_at, id) > (?, ?)'));
-    const out: Job[] = [];
-    let rows = first.all() as (JobRow & { created_at: number; id: string })[];
+    let rows = first.all() as (R & { k_created: number; k_id: string })[];
     for (;;) {
-      for (const r of rows) out.push(rowToJob(r));
+      for (const r of rows) each(r);
       const last = rows[rows.length - 1];
-      if (rows.length < PAGE || !last) return out;
+      if (rows.length < PAGE || !last) return;
       await new Promise((r) => setImmediate(r));
-      rows = next.all(last.created_at, last.id) as typeof rows;
+      rows = next.all(last.k_created, last.k_id) as typeof rows;
     }
   }
 
@@ -572,6 +593,10 @@ interface JobRow {
 }
 
 /** A stored job: its document, with the tags kept apart (setJobTags) laid over it. */
+/** The jobs Store.loadCompactRunnable returns: RUNNABLE, never ran, neither an array child nor a multi-node job. */
+const COMPACT_RUNNABLE = `status = 'RUNNABLE' AND array_parent IS NULL AND COALESCE(json_array_length(doc, '$.attempts'), 0) = 0
+  AND json_type(doc, '$.nodeProperties') IS NULL AND json_type(doc, '$.arrayProperties') IS NULL`;
+
 function rowToJob(r: JobRow): Job {
   const job = JSON.parse(r.doc) as Job;
   if (r.tags !== null) job.tags = JSON.parse(r.tags) as Record<string, string>;
