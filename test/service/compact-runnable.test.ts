@@ -57,7 +57,7 @@ forEachBackend('Engine: RUNNABLE jobs held compactly', (ctx: BackendContext) => 
         { jobName: name, jobQueue: queue, jobDefinition: 'd', containerOverrides: { vcpus } },
         100,
       )
-    ).jobId as string;
+    ).jobId;
   const describe = async (ids: string[]) => {
     const out: Record<string, any>[] = [];
     for (let i = 0; i < ids.length; i += 100)

@@ -20,7 +20,7 @@ const jobs: Job[] = [
   job(6, { status: 'PENDING', arrayProperties: { size: 4 } }),
   job(7, {
     nodeProperties: { numNodes: 2, mainNode: 0, nodeRangeProperties: [{ targetNodes: '0:1', container: {} }] },
-  } as Partial<Job>),
+  }),
   job(8, { status: 'PENDING' }),
   job(9, { status: 'RUNNING', startedAt: 1_100 }),
   job(10, { status: 'SUCCEEDED', stoppedAt: 1_300 }),
