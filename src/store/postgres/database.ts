@@ -133,6 +133,10 @@ export class PgDatabase {
     this.pool = new pg.Pool({ ...config, max, idleTimeoutMillis: 30_000 });
     // An idle connection that the server drops emits here; without a listener it would crash the process.
     this.pool.on('error', () => undefined);
+    // Every connection keeps a listener of its own for its whole life: pg-pool listens to a checked-out client only
+    // once per query, and a server shutting down sends an error and then ends the connection (two events), so the
+    // second would crash the process with an unhandled 'error'. Queries still fail with their own error.
+    this.pool.on('connect', (client) => client.on('error', () => undefined));
     this.listener = new PgListener(config);
   }
 
