@@ -1,24 +1,45 @@
 /**
- * Rows of RUNNABLE jobs that never ran, read by a new leader without their documents (Store.loadCompactRunnable):
- * the columns both stores select and their conversion. Equal parts (queue ARNs, share identifiers, resources) are
- * shared across the rows of one load, so 1,000,000 jobs hold a few hundred distinct values.
+ * The jobs table's `sched` column: the scheduling fields of a RUNNABLE job that never ran (core/compact-runnable.ts),
+ * written with every version of the job (NULL once it starts, ends, or for any other job), so a new leader reads
+ * 1,000,000 of them without parsing a document (Store.loadCompactRunnable). Equal parts (queue ARNs, share
+ * identifiers, resources) are shared across the rows of one load, so 1,000,000 jobs hold a few hundred distinct values.
  */
-import { compactRunnable } from '../core/compact-runnable.js';
-import type { CompactRunnable, ConsumableRequirement } from '../core/types.js';
+import { compactRunnable, mayBeCompact } from '../core/compact-runnable.js';
+import type { CompactRunnable, ConsumableRequirement, Job } from '../core/types.js';
 
-/** What each store's query returns per job (numbers may come back as strings from PostgreSQL's text operators). */
+/** [statusChangedAt, shareIdentifier, schedulingPriority, vcpus, memoryMiB, gpus, consumableResourceProperties] */
+type Sched = [
+  number,
+  string | null,
+  number | null,
+  number,
+  number,
+  number,
+  { consumableResourceList: ConsumableRequirement[] } | null,
+];
+
+/** The job's `sched` value: its scheduling fields as JSON if it may be held compactly, else null. */
+export function schedColumn(j: Job): string | null {
+  if (!mayBeCompact(j)) return null;
+  const r = j.resources;
+  const sched: Sched = [
+    j.statusChangedAt,
+    j.shareIdentifier ?? null,
+    j.schedulingPriority ?? null,
+    r.vcpus,
+    r.memoryMiB,
+    r.gpus,
+    j.consumableResourceProperties ?? null,
+  ];
+  return JSON.stringify(sched);
+}
+
+/** What each store's query returns per job (created_at may come back as a string from PostgreSQL's int8). */
 export interface CompactRow {
   id: string;
   queue_arn: string;
   created_at: number | string;
-  changed: number | string | null;
-  share: string | null;
-  priority: number | string | null;
-  vcpus: number | string | null;
-  memory: number | string | null;
-  gpus: number | string | null;
-  /** The consumableResourceProperties object as JSON text, if the job has one. */
-  consumables: string | null;
+  sched: string;
 }
 
 export class CompactRowReader {
@@ -33,24 +54,19 @@ export class CompactRowReader {
   }
 
   read(r: CompactRow): CompactRunnable {
-    const vcpus = Number(r.vcpus ?? 0);
-    const memoryMiB = Number(r.memory ?? 0);
-    const gpus = Number(r.gpus ?? 0);
+    const [changed, share, priority, vcpus, memoryMiB, gpus, consumables] = JSON.parse(r.sched) as Sched;
     const key = `${vcpus}/${memoryMiB}/${gpus}`;
     let resources = this.resources.get(key);
     if (!resources) this.resources.set(key, (resources = { vcpus, memoryMiB, gpus }));
-    const createdAt = Number(r.created_at);
     return compactRunnable(
       r.id,
       this.string(r.queue_arn),
-      createdAt,
-      r.changed === null ? createdAt : Number(r.changed),
-      r.share === null ? undefined : this.string(r.share),
-      r.priority === null ? undefined : Number(r.priority),
+      Number(r.created_at),
+      changed,
+      share === null ? undefined : this.string(share),
+      priority ?? undefined,
       resources,
-      r.consumables === null
-        ? undefined
-        : (JSON.parse(r.consumables) as { consumableResourceList: ConsumableRequirement[] }),
+      consumables ?? undefined,
     );
   }
 }

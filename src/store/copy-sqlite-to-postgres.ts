@@ -162,6 +162,7 @@ const PLANS: TablePlan[] = [
       t('pi'),
       t('doc'),
       t('tags'),
+      t('sched'),
     ],
   },
   {

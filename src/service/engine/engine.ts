@@ -80,8 +80,9 @@ const RUNNING_DEFER_MS = 50;
 const WHOLE_JOBS_LIMIT = 10_000;
 /** RUNNABLE jobs at the front of each queue and share kept whole (read back ahead of their start). */
 const FRONT_WHOLE = 16;
-/** How often the front is checked for compact jobs to read back, at most. */
+/** How often the front is checked for compact jobs to read back, at most, and how many are read at a time. */
 const FRONT_READ_MS = 50;
+const FRONT_READ_BATCH = 200;
 
 export class Engine implements RuntimeEvents {
   /** Every job not SUCCEEDED/FAILED, plus terminal ones until their last state is committed. */
@@ -397,9 +398,10 @@ export class Engine implements RuntimeEvents {
     const ids: string[] = [];
     for (const id of this.runnable.fronts(FRONT_WHOLE)) {
       if (this.compact.has(id)) ids.push(id);
-      if (ids.length >= 1000) break; // the rest on a later pass: a read of many blocks the event loop (SQLite)
+      // The rest later: SQLite reads synchronously, and a large read would hold up every request in flight.
+      if (ids.length >= FRONT_READ_BATCH) break;
     }
-    if (ids.length) void this.compact.fetch(ids).catch(() => {});
+    if (ids.length) setImmediate(() => void this.compact.fetch(ids).catch(() => {}));
   }
 
   /** Admits the SUBMITTED jobs other replicas wrote (one pull at a time; a signal during a pull pulls again). */
@@ -1044,6 +1046,7 @@ export class Engine implements RuntimeEvents {
       if (!job || job.status !== 'RUNNABLE') continue;
       this.startAttempt(job, p.computeEnvironmentArn);
     }
+    this.onSchedulePass?.((performance.now() - began) / 1000, plan.starts.length);
     // Placed while held compactly: start once read back (a pass later); a failed read is tried again in a second.
     if (unread)
       void this.compact.fetch(unread).then(
@@ -1051,7 +1054,6 @@ export class Engine implements RuntimeEvents {
         () => setTimeout(() => this.kick(), 1000).unref(),
       );
     this.readFronts();
-    this.onSchedulePass?.((performance.now() - began) / 1000, plan.starts.length);
   }
 
   private release(jobId: string): Allocation | undefined {

@@ -18,13 +18,15 @@ const COLUMN_TYPES: Record<(typeof JOB_COLUMNS)[number], string> = {
   array_index: 'int4',
   pi: 'text',
   doc: 'text',
+  sched: 'text',
 };
 
 const UNNEST = `SELECT * FROM unnest(${JOB_COLUMNS.map((c, i) => `$${i + 1}::${COLUMN_TYPES[c]}[]`).join(', ')})`;
 
 /** Inserts or replaces (SqliteStore's UPSERT_JOB_SQL: tags are never touched). */
 export const UPSERT_JOBS_SQL = `INSERT INTO jobs (${JOB_COLUMNS.join(', ')}) ${UNNEST}
-  ON CONFLICT (id) DO UPDATE SET status = excluded.status, stopped_at = excluded.stopped_at, doc = excluded.doc`;
+  ON CONFLICT (id) DO UPDATE SET status = excluded.status, stopped_at = excluded.stopped_at, doc = excluded.doc,
+    sched = excluded.sched`;
 
 /** Parameter count of UPSERT_JOBS_SQL; what follows is free for the statement that embeds it. */
 export const JOB_PARAMS = JOB_COLUMNS.length;
@@ -37,7 +39,8 @@ export const JOB_PARAMS = JOB_COLUMNS.length;
 export const FENCED_UPSERT_JOBS_SQL = `WITH lease AS (SELECT epoch FROM leader_lease WHERE id = 1 FOR SHARE),
   written AS (INSERT INTO jobs (${JOB_COLUMNS.join(', ')}) ${UNNEST}
     WHERE (SELECT epoch FROM lease) = $${JOB_PARAMS + 1}::int8
-    ON CONFLICT (id) DO UPDATE SET status = excluded.status, stopped_at = excluded.stopped_at, doc = excluded.doc
+    ON CONFLICT (id) DO UPDATE SET status = excluded.status, stopped_at = excluded.stopped_at, doc = excluded.doc,
+      sched = excluded.sched
     RETURNING 1)
   SELECT (SELECT epoch FROM lease) AS epoch, (SELECT count(*) FROM written) AS n`;
 

@@ -157,4 +157,13 @@ export const PG_MIGRATIONS: readonly { id: number; name: string; sql: string }[]
     `,
   },
   { id: 5, name: 'per-PI secret store (SSM parameters, Secrets Manager secrets)', sql: PG_SECRET_VALUES_SQL },
+  {
+    id: 6,
+    name: 'scheduling fields of RUNNABLE jobs that never ran, apart from their documents',
+    // See the SQLite migration 5: a new leader loads RUNNABLE jobs from this column; older rows load whole.
+    sql: `
+      ALTER TABLE jobs ADD COLUMN sched TEXT;
+      CREATE INDEX jobs_sched ON jobs (created_at, id) WHERE sched IS NOT NULL;
+    `,
+  },
 ];

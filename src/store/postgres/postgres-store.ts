@@ -213,7 +213,7 @@ export class PostgresStore implements Store {
   async loadActiveJobs(opts: { exceptCompact?: boolean } = {}): Promise<Job[]> {
     const rows = await this.db.query<JobRow>(
       `SELECT doc, tags FROM jobs WHERE status NOT IN ('SUCCEEDED', 'FAILED')${
-        opts.exceptCompact ? ` AND NOT (${COMPACT_RUNNABLE})` : ''
+        opts.exceptCompact ? ' AND sched IS NULL' : ''
       } ORDER BY created_at, id`,
     );
     return rows.map(rowToJob);
@@ -221,12 +221,7 @@ export class PostgresStore implements Store {
 
   async loadCompactRunnable(): Promise<CompactRunnable[]> {
     const rows = await this.db.query<CompactRow>(
-      `SELECT id, queue_arn, created_at, d->>'statusChangedAt' AS changed, d->>'shareIdentifier' AS share,
-         d->>'schedulingPriority' AS priority, d->'resources'->>'vcpus' AS vcpus,
-         d->'resources'->>'memoryMiB' AS memory, d->'resources'->>'gpus' AS gpus,
-         d->>'consumableResourceProperties' AS consumables
-       FROM (SELECT id, queue_arn, created_at, doc::jsonb AS d FROM jobs WHERE ${COMPACT_RUNNABLE}) r
-       ORDER BY created_at, id`,
+      'SELECT id, queue_arn, created_at, sched FROM jobs WHERE sched IS NOT NULL ORDER BY created_at, id',
     );
     const reader = new CompactRowReader();
     return rows.map((r) => reader.read(r));
@@ -376,11 +371,6 @@ export class PostgresStore implements Store {
     return this.db.listener.ready();
   }
 }
-
-/** The jobs Store.loadCompactRunnable returns: RUNNABLE, never ran, neither an array child nor a multi-node job. */
-const COMPACT_RUNNABLE = `status = 'RUNNABLE' AND array_parent IS NULL
-  AND COALESCE(jsonb_array_length(doc::jsonb -> 'attempts'), 0) = 0 AND (doc::jsonb -> 'nodeProperties') IS NULL
-  AND (doc::jsonb -> 'arrayProperties') IS NULL`;
 
 /** A stored job: its document, with the tags kept apart (setJobTags) laid over it. */
 function rowToJob(r: JobRow): Job {

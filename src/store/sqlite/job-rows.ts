@@ -5,6 +5,7 @@
  */
 import type { Job } from '../../core/types.js';
 import { jobDefinitionNameOfArn } from '../../core/arn.js';
+import { schedColumn } from '../compact-runnable-rows.js';
 
 export const JOB_COLUMNS = [
   'id',
@@ -19,11 +20,13 @@ export const JOB_COLUMNS = [
   'array_index',
   'pi',
   'doc',
+  'sched',
 ] as const;
 
 export const UPSERT_JOB_SQL = `INSERT INTO jobs (${JOB_COLUMNS.join(', ')})
   VALUES (${JOB_COLUMNS.map(() => '?').join(', ')})
-  ON CONFLICT (id) DO UPDATE SET status = excluded.status, stopped_at = excluded.stopped_at, doc = excluded.doc`;
+  ON CONFLICT (id) DO UPDATE SET status = excluded.status, stopped_at = excluded.stopped_at, doc = excluded.doc,
+    sched = excluded.sched`;
 
 /** One job's values in JOB_COLUMNS order. */
 export type JobRowValues = (string | number | null)[];
@@ -44,6 +47,7 @@ export function pushJobRow(out: JobRowValues, j: Job): void {
     colon > 0 ? Number(j.jobId.slice(colon + 1)) : null,
     j.owner?.pi ?? null,
     JSON.stringify(j),
+    schedColumn(j),
   );
 }
 

@@ -384,7 +384,7 @@ export class SqliteStore implements Store {
 
   async loadActiveJobs(opts: { exceptCompact?: boolean } = {}): Promise<Job[]> {
     const out: Job[] = [];
-    const where = `status NOT IN ('SUCCEEDED', 'FAILED')${opts.exceptCompact ? ` AND NOT (${COMPACT_RUNNABLE})` : ''}`;
+    const where = `status NOT IN ('SUCCEEDED', 'FAILED')${opts.exceptCompact ? ' AND sched IS NULL' : ''}`;
     await this.pagedActive('doc, tags', where, (r: JobRow) => out.push(rowToJob(r)));
     return out;
   }
@@ -392,11 +392,9 @@ export class SqliteStore implements Store {
   async loadCompactRunnable(): Promise<CompactRunnable[]> {
     const out: CompactRunnable[] = [];
     const reader = new CompactRowReader();
-    const columns = `id, queue_arn, created_at, json_extract(doc, '$.statusChangedAt') AS changed,
-      json_extract(doc, '$.shareIdentifier') AS share, json_extract(doc, '$.schedulingPriority') AS priority,
-      json_extract(doc, '$.resources.vcpus') AS vcpus, json_extract(doc, '$.resources.memoryMiB') AS memory,
-      json_extract(doc, '$.resources.gpus') AS gpus, json_extract(doc, '$.consumableResourceProperties') AS consumables`;
-    await this.pagedActive(columns, COMPACT_RUNNABLE, (r: CompactRow) => out.push(reader.read(r)));
+    await this.pagedActive('id, queue_arn, created_at, sched', COMPACT_RUNNABLE, (r: CompactRow) =>
+      out.push(reader.read(r)),
+    );
     return out;
   }
 
@@ -593,9 +591,8 @@ interface JobRow {
 }
 
 /** A stored job: its document, with the tags kept apart (setJobTags) laid over it. */
-/** The jobs Store.loadCompactRunnable returns: RUNNABLE, never ran, neither an array child nor a multi-node job. */
-const COMPACT_RUNNABLE = `status = 'RUNNABLE' AND array_parent IS NULL AND COALESCE(json_array_length(doc, '$.attempts'), 0) = 0
-  AND json_type(doc, '$.nodeProperties') IS NULL AND json_type(doc, '$.arrayProperties') IS NULL`;
+/** The jobs Store.loadCompactRunnable returns (the sched column, compact-runnable-rows.ts). */
+const COMPACT_RUNNABLE = 'sched IS NOT NULL';
 
 function rowToJob(r: JobRow): Job {
   const job = JSON.parse(r.doc) as Job;
