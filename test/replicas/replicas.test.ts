@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import pg from 'pg';
 import { openStores } from '../../src/store/open-stores.js';
 import { waitFor } from '../helpers/clients.js';
 import { health, leaderOf, startReplicas, type Replicas } from '../helpers/replicas.js';
@@ -239,6 +240,50 @@ void describe('replicas on one PostgreSQL database', () => {
       await stores.close();
     }
     assert.equal(readMarks().filter((m) => m.jobId === id).length, 1);
+  });
+
+  void test("a follower commits a job that can never fit RUNNABLE with the leader's reason; the leader does not write it again", async () => {
+    const { leader } = await leaderOf(reps.servers);
+    const follower = reps.servers.find((s) => s !== leader)!;
+    await makeQueue(follower, 'never', 0, 'true');
+    // Once the follower has read a published state that knows the environment, it gives the leader's reason itself.
+    const first = await submit(follower, 'never', 'never');
+    await waitFor(
+      'the follower explains the wait from the published state',
+      async () => (await describeAll(follower, [first]))[0].statusReason as string,
+      (r) => /maxvCpus 0/.test(r ?? ''),
+    );
+    await sleep(200);
+    const db = new pg.Client({ connectionString: reps.db.url });
+    await db.connect();
+    const row = async (id: string) =>
+      (await db.query<{ doc: string; xmin: string }>('SELECT doc, xmin::text FROM jobs WHERE id = $1', [id])).rows[0]!;
+    try {
+      // With the leader paused, what is stored is the follower's insert alone.
+      leader.proc.kill('SIGSTOP');
+      let id: string;
+      let inserted: { doc: string; xmin: string };
+      try {
+        id = await submit(follower, 'never', 'never');
+        inserted = await row(id);
+      } finally {
+        leader.proc.kill('SIGCONT');
+      }
+      const doc = JSON.parse(inserted.doc);
+      assert.equal(doc.status, 'RUNNABLE');
+      assert.match(doc.statusReason, /^MISCONFIGURATION:COMPUTE_ENVIRONMENT_MAX_RESOURCE - .*never \(maxvCpus 0\)/);
+      // The leader takes it up (it is in its queue's published front) without writing it again.
+      await waitFor(
+        'the leader files the job',
+        async () => (await call(follower, '/v1/describejobs', { jobs: [id] })).jobs[0].statusReason as string,
+        (r) => /maxvCpus 0/.test(r ?? ''),
+      );
+      await sleep(1500);
+      assert.equal((await row(id)).xmin, inserted.xmin, 'the leader wrote the job again');
+      assert.equal((await health(leader)).role, 'leader');
+    } finally {
+      await db.end();
+    }
   });
 
   void test('cancel and terminate sent to a follower take effect on jobs held by the leader', async () => {

@@ -35,6 +35,8 @@ export class JobCommands {
     private readonly reader: JobReader,
     private readonly engine: () => LocalEngine | undefined,
     private readonly opts: { arn: ArnContext; clock: Clock },
+    /** The reason the leader would make a job RUNNABLE with (see JobQueries.runnableReasonGuess). */
+    private readonly runnableReason: (job: Job) => string | undefined = () => undefined,
   ) {
     this.inserts = new WriteBuffer((jobs) => store.insertJobs(jobs), store.writeLanes);
   }
@@ -79,7 +81,7 @@ export class JobCommands {
       }
     }
     if (!taken) {
-      admitHere(job);
+      admitHere(job, this.runnableReason);
       await this.inserts.writeIndependent(job);
     }
     return { jobArn: job.jobArn, jobName: job.jobName, jobId: job.jobId };
@@ -145,12 +147,15 @@ export class JobCommands {
 
 /**
  * SUBMITTED -> RUNNABLE for a job whose admission follows from its submission alone (no dependencies, not an array):
- * the state and time the leader's admission gives it (submitted and admitted at once). The leader only adds a reason
- * if the job can never fit (it knows the capacity).
+ * the state and time the leader's admission gives it (submitted and admitted at once), with the reason the leader
+ * gives a job that can never fit, as the capacity it published last says. The leader writes the job again only if it
+ * finds another reason (its capacity changed since).
  */
-function admitHere(job: Job): void {
+function admitHere(job: Job, reason: (job: Job) => string | undefined): void {
   if (job.dependsOn.length > 0 || job.arrayProperties !== undefined) return;
   job.status = 'RUNNABLE';
   job.statusChangedAt = job.createdAt;
-  delete job.statusReason;
+  const r = reason(job);
+  if (r === undefined) delete job.statusReason;
+  else job.statusReason = r;
 }

@@ -8,7 +8,7 @@ import { ClientException } from '../../core/errors.js';
 import { checkRange } from '../../core/names.js';
 import type { Store } from '../../core/ports.js';
 import type { HostCapacity, Job, JobStatus } from '../../core/types.js';
-import { explainWait } from '../../scheduler/explain.js';
+import { explainWait, neverFits } from '../../scheduler/explain.js';
 import { deriveChild } from '../array-state.js';
 import { emptyEngineState, snapshotOf, type EngineState } from '../engine/engine-state.js';
 import { jobDetail, jobSummary } from '../job-views.js';
@@ -24,6 +24,8 @@ type JobList = { jobSummaryList: Record<string, unknown>[]; nextToken?: string }
 
 /** How long a replica reuses the engine state it read (the leader publishes at most every 100 ms). */
 const STATE_TTL_MS = 100;
+/** How old a state SubmitJob may take a RUNNABLE job's reason from (a wrong guess costs the leader one rewrite). */
+const GUESS_TTL_MS = 1000;
 
 export class JobQueries {
   private state: { value: EngineState; readAt: number } | undefined;
@@ -45,6 +47,25 @@ export class JobQueries {
   latestEngineState(): EngineState {
     if (!this.state || Date.now() - this.state.readAt >= STATE_TTL_MS) void this.engineState().catch(() => {});
     return this.state?.value ?? this.noLeaderState();
+  }
+
+  /**
+   * The statusReason the leader gives a job it makes RUNNABLE (that it can never fit where its queue sends it), from
+   * the capacity the leader published last, for a follower that inserts the job RUNNABLE itself. Undefined (no
+   * reason) before any leader published. The leader files the job as is when it agrees and writes its own reason
+   * otherwise (Engine.adoptRunnable): a guess that matches saves the leader a second write of every such job.
+   */
+  runnableReasonGuess(job: Job): string | undefined {
+    if (!this.state || Date.now() - this.state.readAt >= GUESS_TTL_MS) void this.engineState().catch(() => {});
+    const state = this.state?.value;
+    if (!state || state.epoch === 0) return undefined;
+    const q = this.registry.queueByNameOrArn(job.jobQueueArn);
+    if (!q) return undefined;
+    const ces = q.computeEnvironmentOrder.flatMap((o) => {
+      const ce = state.computeEnvironments.find((c) => c.arn === o.computeEnvironment);
+      return ce ? [ce] : [];
+    });
+    return neverFits(job.resources, state.host, q.jobQueueName, ces)?.text;
   }
 
   /** The leader's latest published state (cached briefly); an empty one before any leader published. */

@@ -67,8 +67,10 @@ export class JobService {
     );
     const engine = () => this.host.engine();
     this.reader = new JobReader(store, engine);
-    this.commands = new JobCommands(store, registry, this.reader, engine, opts);
     this.queries = new JobQueries(store, registry, this.reader, opts.host);
+    this.commands = new JobCommands(store, registry, this.reader, engine, opts, (job) =>
+      this.queries.runnableReasonGuess(job),
+    );
   }
 
   get runtime(): Runtime {
