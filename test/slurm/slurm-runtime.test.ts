@@ -134,6 +134,34 @@ describe('Slurm runtime on a three-node cluster', () => {
     assert.equal(events.of(s.jobId).out, 'first\nsecond\n');
   });
 
+  it('reports starts, output and clean exits from the batch script files and markers alone, without squeue', async () => {
+    // The first squeue poll is an hour away (and nothing exits non-zero, which would ask for one at once): a task is
+    // looked at only once its marker in the array's ev directory names it.
+    const quiet = new Recorder();
+    const r = new SlurmRuntime(
+      {
+        partition: 'batch',
+        stateDir: `${slurm.dir}/quiet`,
+        env: slurm.env,
+        accounts: { default: 'nobody' },
+        pollMs: 3_600_000,
+        tailMs: 100,
+      },
+      quiet,
+    );
+    try {
+      const specs = [0, 1, 2, 3, 4, 5].map((i) => spec(['sh', '-c', `echo task-${i}`]));
+      for (const s of specs) r.start(s);
+      for (const s of specs) assert.deepEqual(await quiet.exit(s.jobId, 60_000), { exitCode: 0 });
+      specs.forEach((s, i) => {
+        assert.equal(quiet.of(s.jobId).out, `task-${i}\n`);
+        assert.match(quiet.of(s.jobId).started ?? '', /^slurm\/\d+_\d$/);
+      });
+    } finally {
+      await r.close();
+    }
+  });
+
   it('stop() cancels the Slurm job; the command gets SIGTERM', async () => {
     const s = spec(['sh', '-c', 'trap "echo got-term; exit 143" TERM; echo up; while :; do sleep 0.2; done']);
     runtime.start(s);

@@ -11,6 +11,9 @@
  *   <group>/<i>/started   written by the batch script as the task starts: the node's name (seen before squeue says so)
  *   <group>/<i>/rc        the command's exit code, written when it ends
  *   <group>/<i>/term      made when the batch script got SIGTERM (scancel, or Slurm's time limit: see slurm-runtime.ts)
+ *   <group>/ev/s<i>, e<i> empty markers made just after <i>/started and <i>/rc: one listing of this directory (when
+ *                         its mtime moved) tells the runtime which tasks started or ended, instead of a look at every
+ *                         task's files every 200 ms; the runtime removes them once listed
  *   <group>/<i>/work      its scratch directory (HOME, TMPDIR)
  *   <group>/<i>/aws       its job-role credential files, when it has a role (credential-files.ts)
  */
@@ -24,12 +27,15 @@ export const shq = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
  * run.sh is sourced in a forked subshell (no extra shell to start) that runs in the background, so that the wrapper
  * survives SIGTERM to record rc. `started` and `rc` are written in one write each, without a rename; a reader that
  * finds one empty reads it again later. `term` records that a SIGTERM came (its time is the file's mtime): a command
- * that catches it and exits 0 has still been stopped.
+ * that catches it and exits 0 has still been stopped. A marker that cannot be made is only a hint lost (squeue
+ * tells): `true`, not `:`, whose failed redirection would end the script.
  */
 export function arrayBatchScript(groupDir: string): string {
   return `#!/bin/sh
 d=${shq(groupDir)}/"$SLURM_ARRAY_TASK_ID"
+ev=${shq(groupDir)}/ev
 echo "$SLURMD_NODENAME" > "$d/started"
+{ true > "$ev/s$SLURM_ARRAY_TASK_ID"; } 2>/dev/null
 trap ': > "$d/term"; kill -TERM "$child" 2>/dev/null' TERM
 ( . "$d/run.sh" ) </dev/null &
 child=$!
@@ -41,6 +47,7 @@ done
 # (127: its status was already collected).
 if [ "$rc" -gt 128 ]; then wait "$child"; r=$?; [ "$r" -ne 127 ] && rc=$r; fi
 echo "$rc" > "$d/rc"
+{ true > "$ev/e$SLURM_ARRAY_TASK_ID"; } 2>/dev/null
 exit "$rc"
 `;
 }

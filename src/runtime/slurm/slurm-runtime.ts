@@ -6,7 +6,9 @@
  *   handful of sbatch calls, not 1,000. Files per attempt: see batch-script.ts.
  * - Progress: one `squeue` per poll over the arrays in flight gives each task's state, node and pending reason;
  *   RUNNING reports `started`, a terminal state reports `exited` (slurm-states.ts maps it to AWS's words). Between
- *   polls, the `started` and `rc` files the batch script writes report starts and clean exits sooner (tailAll).
+ *   polls, the `started` and `rc` files the batch script writes report starts and clean exits sooner (tailAll); a
+ *   marker per start and end in the group's `ev` directory says whose files to read, so a thousand pending tasks
+ *   cost one stat of that directory per tick, not a thousand.
  * - Time limit: `--time` is the attempt timeout rounded up to minutes; openbatch's own timer usually stops the attempt
  *   first. When Slurm's limit does (e.g. while openbatch was down), the attempt ends `Job attempt duration exceeded
  *   timeout` even if its command caught SIGTERM and exited 0: an exit this close to the limit is squeue's to explain
@@ -17,7 +19,7 @@
  *   re-attaches to the ones the store still runs and cancels those it no longer knows, so none is lost or run twice.
  */
 import { chownSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, readdirSync } from 'node:fs';
-import { renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { renameSync, rmSync, statSync, unlinkSync, writeFileSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import type { RunSpec, Runtime, RuntimeEvents, RuntimeStatus } from '../../core/ports.js';
 import { accountFor, type AccountMap, type UnixAccount } from './accounts.js';
@@ -39,7 +41,8 @@ export interface SlurmRuntimeOptions {
   /**
    * Time between squeue polls. Default 1500 ms: starts and clean exits are read from files sooner (tailAll), which
    * asks for a poll at once when a task exits non-zero; each squeue over a 1,000-task array costs the controller and
-   * this host CPU that the jobs would otherwise use.
+   * this host CPU that the jobs would otherwise use, so while polls find nothing but clean exits the gap grows to
+   * 4 × pollMs (see pollGap).
    */
   pollMs?: number;
   /** Time between reads of running attempts' output files. Default 200 ms. */
@@ -60,6 +63,17 @@ interface Group {
   submittedAt?: number;
   /** Its `--time` in seconds (kept in `time-limit` beside tasks.json). */
   limitSeconds?: number;
+  /** The group's `ev` directory (batch-script.ts), when its batch script makes markers there: see newMarkers. */
+  markers?: Markers;
+}
+
+interface Markers {
+  dir: string;
+  /** The directory's mtime at its last listing, and when that was. */
+  mtimeMs: number;
+  listedAt: number;
+  /** Look at every task once (a group re-attached after a restart: markers read before it were removed). */
+  scanAll?: boolean;
 }
 
 interface Task {
@@ -85,6 +99,12 @@ const key = (jobId: string, attempt: number): string => `${jobId}#${attempt}`;
 /** Slurm's id of a task: `<array>_<index>`, or the job id of a single (multi-node) job. */
 const slurmTaskId = (t: Task): string => (t.group.single ? t.group.slurmId! : `${t.group.slurmId}_${t.index}`);
 const READ_LIMIT = 1024 * 1024;
+/** One read buffer for every tail (what is read is copied out): a fresh MiB per file and tick kept the GC busy. */
+let readBuffer: Buffer | undefined;
+/** How often a group's `ev` directory is listed even though its mtime did not move (coarse timestamps, NFS). */
+const MARKERS_RELIST_MS = 1000;
+/** The longest squeue poll gap, in multiples of pollMs (see pollGap). */
+const POLL_BACKOFF = 4;
 /**
  * How much later than Slurm's start the batch script may write `started`: an exit this close to the time limit or
  * later may be the limit's doing.
@@ -98,6 +118,15 @@ const RC_GRACE_MS = 5000;
 /** `--time` of an attempt (whole minutes, Slurm's unit), in seconds; undefined without a timeout. */
 const limitOf = (timeoutSeconds: number | undefined): number | undefined =>
   timeoutSeconds ? Math.ceil(timeoutSeconds / 60) * 60 : undefined;
+
+/** A file's stat, or undefined when it is missing or cannot be looked at (never throws: tails run on a timer). */
+function statOf(path: string): Stats | undefined {
+  try {
+    return statSync(path, { throwIfNoEntry: false });
+  } catch {
+    return undefined;
+  }
+}
 
 /** How far the runtime had read a task's (or node's) out and err files, kept beside them. */
 function readOffsets(dir: string): [number, number] {
@@ -123,6 +152,12 @@ export class SlurmRuntime implements Runtime {
   private submitting: Promise<unknown> = Promise.resolve();
   private polling = false;
   private lastPollAt = 0;
+  /**
+   * Time until the next squeue poll: pollMs, doubled after each poll that found no end other than a clean exit (the
+   * files tell those) up to POLL_BACKOFF times pollMs; back to pollMs after a poll that found one, when a group goes
+   * out or a stop is asked. A non-zero exit code asks for a poll at once (tailAll).
+   */
+  private pollGap: number;
   private lastError?: string;
   private seq = 0;
   private closed = false;
@@ -134,7 +169,10 @@ export class SlurmRuntime implements Runtime {
     this.slurm = new SlurmClient(opts.env);
     this.isolatesJobs = opts.docker !== undefined;
     mkdirSync(join(opts.stateDir, 'groups'), { recursive: true, mode: 0o755 });
-    this.pollTimer = setInterval(() => void this.poll(), opts.pollMs ?? 1500);
+    this.pollGap = opts.pollMs ?? 1500;
+    this.pollTimer = setInterval(() => {
+      if (Date.now() - this.lastPollAt >= this.pollGap - 10) void this.poll();
+    }, opts.pollMs ?? 1500);
     this.tailTimer = setInterval(() => this.tailAll(), opts.tailMs ?? 200);
     this.pollTimer.unref();
     this.tailTimer.unref();
@@ -212,13 +250,23 @@ export class SlurmRuntime implements Runtime {
     const id = `${Date.now().toString(36)}-${process.pid}-${this.seq++}`;
     const dir = join(this.opts.stateDir, 'groups', id);
     const limitSeconds = limitOf(list[0]!.spec.timeoutSeconds);
-    const group: Group = { id, dir, tasks: [], ...(limitSeconds ? { limitSeconds } : {}) };
+    const markers = join(dir, 'ev');
+    const group: Group = {
+      id,
+      dir,
+      tasks: [],
+      ...(limitSeconds ? { limitSeconds } : {}),
+      markers: { dir: markers, mtimeMs: -1, listedAt: 0 },
+    };
     const { account } = list[0]!;
     const asOther = process.getuid?.() === 0;
     mkdirSync(dir, { mode: 0o755 });
+    mkdirSync(markers, { mode: 0o755 });
+    if (asOther) chownSync(markers, account.uid, account.gid);
     list.forEach(({ spec }, index) => {
       const taskDir = join(dir, String(index));
-      mkdirSync(join(taskDir, 'work'), { recursive: true, mode: 0o700 });
+      mkdirSync(taskDir, { mode: 0o700 });
+      mkdirSync(join(taskDir, 'work'), { mode: 0o700 });
       const creds = this.credentialFiles(spec, taskDir, asOther ? account : undefined);
       writeFileSync(join(taskDir, 'run.sh'), taskScript(creds.spec, taskDir, this.opts.docker, [], creds.mounts), {
         mode: 0o755,
@@ -342,6 +390,7 @@ export class SlurmRuntime implements Runtime {
         renameSync(join(dir, 'slurm-id.tmp'), join(dir, 'slurm-id'));
         group.slurmId = slurmId;
         group.submittedAt = Date.now();
+        this.pollSoon();
         const stops = group.tasks.filter((t) => t.stopRequested !== undefined && !t.done);
         if (stops.length) await this.cancelTasks(stops);
       } catch (err) {
@@ -358,6 +407,7 @@ export class SlurmRuntime implements Runtime {
     const task = this.tasks.get(key(jobId, attempt));
     if (task && !task.done && task.stopRequested === undefined) {
       task.stopRequested = reason;
+      this.pollSoon();
       if (task.group.slurmId) await this.cancelTasks([task]);
       return;
     }
@@ -385,7 +435,8 @@ export class SlurmRuntime implements Runtime {
     this.lastPollAt = Date.now();
     try {
       const seen = await this.slurm.tasks(live.map((g) => g.slurmId!));
-      this.apply(live, seen);
+      const base = this.opts.pollMs ?? 1500;
+      this.pollGap = this.apply(live, seen) ? base : Math.min(this.pollGap * 2, base * POLL_BACKOFF);
       this.lastError = undefined;
     } catch (err) {
       this.lastError = (err as Error).message;
@@ -394,7 +445,14 @@ export class SlurmRuntime implements Runtime {
     }
   }
 
-  private apply(live: Group[], seen: QueuedTask[]): void {
+  /** Polls at the base rate again (the current gap, already waited, is not lengthened). */
+  private pollSoon(): void {
+    this.pollGap = this.opts.pollMs ?? 1500;
+  }
+
+  /** Applies squeue's answer; true when it reported an end other than a clean exit (what only squeue can tell). */
+  private apply(live: Group[], seen: QueuedTask[]): boolean {
+    let news = false;
     const byId = new Map<string, QueuedTask>(seen.map((s) => [`${s.arrayId}_${s.index}`, s]));
     for (const g of live) {
       for (const t of g.tasks) {
@@ -402,7 +460,9 @@ export class SlurmRuntime implements Runtime {
         const s = byId.get(`${g.slurmId}_${g.single ? -1 : t.index}`);
         if (!s) {
           // slurmctld no longer remembers it (MinJobAge passed, e.g. while openbatch was down): its exit file tells.
-          if (this.exitCodeOf(t) !== undefined) this.endFromFiles(t);
+          const rc = this.exitCodeOf(t);
+          if (rc !== 0) news = true;
+          if (rc !== undefined) this.endFromFiles(t);
           else if (Date.now() - (g.submittedAt ?? 0) > 10_000) this.end(t, 'NODE_FAIL');
           continue;
         }
@@ -415,6 +475,7 @@ export class SlurmRuntime implements Runtime {
         }
         if (TERMINAL_STATES.has(s.state)) {
           const rc = this.exitCodeOf(t);
+          if (s.state !== 'COMPLETED' || rc !== 0) news = true;
           if (rc === undefined && t.started && SIGNALLED_STATES.has(s.state)) {
             t.endSeenAt ??= Date.now();
             if (Date.now() - t.endSeenAt < RC_GRACE_MS) continue;
@@ -422,11 +483,15 @@ export class SlurmRuntime implements Runtime {
           this.end(t, s.state, rc);
         } else if (s.state === 'COMPLETING' && this.exitCodeOf(t) !== undefined) {
           // Slurm ends it: its time limit (squeue says why), or a SIGTERM whose cause the final state will tell.
-          if (s.reason === 'TimeLimit') this.end(t, 'TIMEOUT');
-          else if (!this.signalled(t) && !this.atLimit(t)) this.end(t, 'COMPLETED');
+          if (s.reason === 'TimeLimit') {
+            news = true;
+            this.end(t, 'TIMEOUT');
+          } else if (!this.signalled(t) && !this.atLimit(t)) this.end(t, 'COMPLETED');
+          else news = true;
         }
       }
     }
+    return news;
   }
 
   private exitCodeOf(t: Task): number | undefined {
@@ -505,24 +570,70 @@ export class SlurmRuntime implements Runtime {
    */
   private tailAll(): void {
     let askPoll = false;
-    for (const t of [...this.tasks.values()]) {
-      if (t.done || !t.group.slurmId) continue;
-      if (!t.started) {
-        const node = this.readSmall(join(t.dir, 'started'));
-        if (node === undefined) continue;
-        t.started = true;
-        if (node) t.node = node;
-        this.events.started(t.spec.jobId, t.spec.attempt, { taskArn: `slurm/${slurmTaskId(t)}` });
+    for (const g of [...this.groups.values()]) {
+      if (!g.slurmId) continue;
+      // Tasks not known to have started are looked at only once the group's markers say they did (or ended).
+      const signalled = g.markers ? this.newMarkers(g.markers) : undefined;
+      for (const t of g.tasks) {
+        if (t.done || (!t.started && signalled && !signalled.has(t.index))) continue;
+        if (this.tailTask(t)) askPoll = true;
       }
-      this.tail(t);
-      const rc = this.exitCodeOf(t);
-      // A clean exit after a SIGTERM, or near the time limit, may be Slurm's doing: squeue says.
-      if (rc === 0 && t.stopRequested === undefined && !this.signalled(t) && !this.atLimit(t))
-        this.end(t, 'COMPLETED', 0);
-      else if (rc !== undefined) askPoll = true;
     }
     // How it ended (its own failure, TIMEOUT, OUT_OF_MEMORY, a cancel) is squeue's to say: ask now.
     if (askPoll && Date.now() - this.lastPollAt >= 300) void this.poll();
+  }
+
+  /**
+   * The task indexes with a marker in the group's `ev` directory, which are removed once read (so the listing stays
+   * short); undefined when every task must be looked at. The directory is listed only when its mtime moved since the
+   * last listing, or MARKERS_RELIST_MS after it (a marker made within the same timestamp tick as a listing does not
+   * move the mtime); squeue's polls catch whatever a marker misses.
+   */
+  private newMarkers(m: Markers): Set<number> | undefined {
+    if (m.scanAll) {
+      m.scanAll = false;
+      return undefined;
+    }
+    const found = new Set<number>();
+    const now = Date.now();
+    const st = statOf(m.dir);
+    if (!st || (st.mtimeMs === m.mtimeMs && now - m.listedAt < MARKERS_RELIST_MS)) return found;
+    m.mtimeMs = st.mtimeMs;
+    m.listedAt = now;
+    let names: string[];
+    try {
+      names = readdirSync(m.dir);
+    } catch {
+      return found;
+    }
+    for (const name of names) {
+      const i = Number(name.slice(1));
+      if (Number.isInteger(i)) found.add(i);
+      try {
+        unlinkSync(join(m.dir, name));
+      } catch {
+        // listed again next time: harmless, the task's own files decide
+      }
+    }
+    return found;
+  }
+
+  /** Reports a task's start, output and clean exit from its files; true when squeue must say how it ended. */
+  private tailTask(t: Task): boolean {
+    if (!t.started) {
+      const node = this.readSmall(join(t.dir, 'started'));
+      if (node === undefined) return false;
+      t.started = true;
+      if (node) t.node = node;
+      this.events.started(t.spec.jobId, t.spec.attempt, { taskArn: `slurm/${slurmTaskId(t)}` });
+    }
+    this.tail(t);
+    const rc = this.exitCodeOf(t);
+    if (rc === undefined) return false;
+    // A clean exit after a SIGTERM, or near the time limit, may be Slurm's doing: squeue says.
+    if (rc !== 0 || t.stopRequested !== undefined || this.signalled(t) || this.atLimit(t)) return true;
+    this.end(t, 'COMPLETED', 0);
+    return false;
   }
 
   private readSmall(path: string): string | undefined {
@@ -563,14 +674,18 @@ export class SlurmRuntime implements Runtime {
   ): boolean {
     let moved = false;
     (['out', 'err'] as const).forEach((name, i) => {
+      const path = join(dir, name);
+      // Most ticks nothing was appended: a stat, not an open, read and close.
+      const size = statOf(path)?.size;
+      if (size === undefined || size <= offsets[i]!) return;
       let fd: number;
       try {
-        fd = openSync(join(dir, name), 'r');
+        fd = openSync(path, 'r');
       } catch {
         return;
       }
       try {
-        const buf = Buffer.allocUnsafe(READ_LIMIT);
+        const buf = (readBuffer ??= Buffer.allocUnsafe(READ_LIMIT));
         for (;;) {
           const n = readSync(fd, buf, 0, READ_LIMIT, offsets[i]!);
           if (n <= 0) break;
@@ -618,6 +733,9 @@ export class SlurmRuntime implements Runtime {
         ...(limit > 0 ? { limitSeconds: limit } : {}),
         ...(slurmId ? { slurmId } : {}),
         ...(multi ? { single: true } : {}),
+        ...(existsSync(join(dir, 'ev'))
+          ? { markers: { dir: join(dir, 'ev'), mtimeMs: -1, listedAt: 0, scanAll: true } }
+          : {}),
       };
       list.forEach(([jobId, attempt], index) => {
         const taskDir = join(dir, String(index));
