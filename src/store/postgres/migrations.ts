@@ -164,6 +164,7 @@ export const PG_MIGRATIONS: readonly { id: number; name: string; sql: string }[]
     sql: `
       ALTER TABLE jobs ADD COLUMN sched TEXT;
       CREATE INDEX jobs_sched ON jobs (created_at, id) WHERE sched IS NOT NULL;
+      CREATE INDEX jobs_whole_active ON jobs (created_at, id) WHERE status NOT IN ('SUCCEEDED', 'FAILED') AND sched IS NULL;
     `,
   },
 ];

@@ -102,7 +102,8 @@ export const SQLITE_MIGRATIONS: readonly { id: number; name: string; sql: string
     // document. Rows written before it have none: they load whole, as before.
     sql: `
       ALTER TABLE jobs ADD COLUMN sched TEXT;
-      CREATE INDEX jobs_sched ON jobs (created_at, id, queue_arn, sched) WHERE sched IS NOT NULL;
+      CREATE INDEX jobs_sched ON jobs (created_at, id) WHERE sched IS NOT NULL;
+      CREATE INDEX jobs_whole_active ON jobs (created_at, id) WHERE status NOT IN ('SUCCEEDED', 'FAILED') AND sched IS NULL;
     `,
   },
 ];
