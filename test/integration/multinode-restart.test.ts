@@ -49,12 +49,17 @@ void describe('a multi-node job on this host across a kill -9 of the server', ()
         computeEnvironmentOrder: [{ order: 1, computeEnvironment: 'here' }],
       }),
     );
-    // Every node marks its run; the first attempt then waits (to be caught by the kill), a retry ends at once.
+    // Every node marks its run; the first attempt then waits (to be caught by the kill), a retry ends at once. The
+    // main node's exit ends the job (as on AWS: the other nodes are stopped), so in a retry it first waits for node
+    // 1's mark (up to 30 s), or node 1 could be stopped before it wrote it.
     const command = [
       'sh',
       '-c',
       `echo $$ >> ${marks}/$AWS_BATCH_JOB_ID-$AWS_BATCH_JOB_ATTEMPT-$AWS_BATCH_JOB_NODE_INDEX; ` +
-        'if [ "$AWS_BATCH_JOB_ATTEMPT" = 1 ]; then sleep 600; fi; echo "node $AWS_BATCH_JOB_NODE_INDEX done"',
+        'if [ "$AWS_BATCH_JOB_ATTEMPT" = 1 ]; then sleep 600; fi; ' +
+        `i=0; while [ "$AWS_BATCH_JOB_NODE_INDEX" = 0 ] && [ $i -lt 300 ] && ` +
+        `[ ! -e ${marks}/$AWS_BATCH_JOB_ID-$AWS_BATCH_JOB_ATTEMPT-1 ]; do sleep 0.1; i=$((i+1)); done; ` +
+        'echo "node $AWS_BATCH_JOB_NODE_INDEX done"',
     ];
     await sdk.send(
       new B.RegisterJobDefinitionCommand({
