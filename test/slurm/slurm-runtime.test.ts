@@ -211,8 +211,11 @@ describe('Slurm runtime on a three-node cluster', () => {
         [second, across],
       ] as const) {
         const exit = await rec.exit(s.jobId, 180_000);
-        assert.deepEqual(exit, { exitCode: 0, statusReason: 'Job attempt duration exceeded timeout' }, s.jobId);
-        assert.match(rec.of(s.jobId).out, /caught\n$/, 'the command caught SIGTERM and exited 0');
+        // The reason is what matters. The exit code is 0 when the batch script recorded the command's exit before
+        // Slurm's kill grace ran out, and absent when it did not (a loaded machine): both are a timeout.
+        assert.equal(exit.statusReason, 'Job attempt duration exceeded timeout', s.jobId);
+        assert.ok(exit.exitCode === 0 || exit.exitCode === undefined, `${s.jobId}: exit code ${exit.exitCode}`);
+        assert.match(rec.of(s.jobId).out, /caught\n$/, 'the command caught SIGTERM');
       }
     } finally {
       await b.close();
