@@ -1,9 +1,108 @@
 /**
  * The one constructor of CompactRunnable (a RUNNABLE job held without its document; see core/types.ts), used by the
- * stores as they read rows and by the engine as it lets go of a document: one literal with every field, so every
- * record has the same shape with all fields inside the object (no property storage added later).
+ * stores as they read rows and by the engine as it lets go of a document.
+ *
+ * With 1,000,000 queued every byte of a record counts (issue 12: 1 GB of RSS, and V8 lets garbage grow to about twice
+ * the live heap). A record is one small object of four fields, about 72 bytes:
+ * - the parts most jobs of a queue share (queue, share identifier, priority, resources, consumables) sit in one
+ *   interned CompactKind: a few hundred distinct ones where each record held five pointers of its own;
+ * - statusChangedAt is kept exactly (GetJobQueueSnapshot shows it to the millisecond for the front of a queue), and
+ *   createdAt as its distance before statusChangedAt, a small integer (V8 keeps it in the object, where a second
+ *   millisecond timestamp took a 16-byte heap number of its own); only the rare job that waited for more than 12 days
+ *   before it became RUNNABLE keeps it in a field of its own (CompactRecordFar), so no record makes V8 box the field
+ *   for every other.
  */
 import type { CompactRunnable, Job } from './types.js';
+
+/** The parts of a compact job that most jobs of its queue share. */
+interface CompactKind {
+  readonly jobQueueArn: string;
+  readonly shareIdentifier: string | undefined;
+  readonly schedulingPriority: number | undefined;
+  readonly resources: CompactRunnable['resources'];
+  readonly consumableResourceProperties: CompactRunnable['consumableResourceProperties'];
+}
+
+/** Past this many distinct kinds the table starts over (kinds held by records stay; only the sharing restarts). */
+const MAX_KINDS = 50_000;
+const kinds = new Map<string, CompactKind>();
+
+function kindOf(
+  jobQueueArn: string,
+  shareIdentifier: string | undefined,
+  schedulingPriority: number | undefined,
+  resources: CompactRunnable['resources'],
+  consumableResourceProperties: CompactRunnable['consumableResourceProperties'],
+): CompactKind {
+  // \u0000 cannot occur in an ARN or a share identifier: undefined and '' stay apart.
+  let key = `${jobQueueArn}\n${shareIdentifier ?? '\u0000'}\n${schedulingPriority ?? '\u0000'}\n${resources.vcpus}/${resources.memoryMiB}/${resources.gpus}`;
+  if (consumableResourceProperties) key += `\n${JSON.stringify(consumableResourceProperties)}`;
+  const held = kinds.get(key);
+  if (held) return held;
+  if (kinds.size >= MAX_KINDS) kinds.clear();
+  const kind: CompactKind = {
+    jobQueueArn,
+    shareIdentifier,
+    schedulingPriority,
+    resources,
+    consumableResourceProperties,
+  };
+  kinds.set(key, kind);
+  return kind;
+}
+
+/** Distances that stay small integers (V8's Smi range, 31 bits on builds with pointer compression). */
+const NEAR = 2 ** 30;
+
+export class CompactRecord implements CompactRunnable {
+  constructor(
+    readonly jobId: string,
+    private readonly kind: CompactKind,
+    readonly statusChangedAt: number,
+    /** statusChangedAt - createdAt, in milliseconds. */
+    private readonly createdBefore: number,
+  ) {}
+
+  get jobQueueArn(): string {
+    return this.kind.jobQueueArn;
+  }
+
+  get shareIdentifier(): string | undefined {
+    return this.kind.shareIdentifier;
+  }
+
+  get schedulingPriority(): number | undefined {
+    return this.kind.schedulingPriority;
+  }
+
+  get resources(): CompactRunnable['resources'] {
+    return this.kind.resources;
+  }
+
+  get consumableResourceProperties(): CompactRunnable['consumableResourceProperties'] {
+    return this.kind.consumableResourceProperties;
+  }
+
+  get createdAt(): number {
+    return this.statusChangedAt - this.createdBefore;
+  }
+}
+
+/** A record whose createdAt is too far from its statusChangedAt for a small integer. */
+class CompactRecordFar extends CompactRecord {
+  constructor(
+    jobId: string,
+    kind: CompactKind,
+    statusChangedAt: number,
+    private readonly created: number,
+  ) {
+    super(jobId, kind, statusChangedAt, 0);
+  }
+
+  override get createdAt(): number {
+    return this.created;
+  }
+}
 
 export function compactRunnable(
   jobId: string,
@@ -14,17 +113,17 @@ export function compactRunnable(
   schedulingPriority: number | undefined,
   resources: CompactRunnable['resources'],
   consumableResourceProperties: CompactRunnable['consumableResourceProperties'],
-): CompactRunnable {
-  return {
-    jobId,
-    jobQueueArn,
-    createdAt,
-    statusChangedAt,
-    shareIdentifier,
-    schedulingPriority,
-    resources,
-    consumableResourceProperties,
-  };
+): CompactRecord {
+  const kind = kindOf(jobQueueArn, shareIdentifier, schedulingPriority, resources, consumableResourceProperties);
+  const before = statusChangedAt - createdAt;
+  return Number.isInteger(before) && before > -NEAR && before < NEAR
+    ? new CompactRecord(jobId, kind, statusChangedAt, before)
+    : new CompactRecordFar(jobId, kind, statusChangedAt, createdAt);
+}
+
+/** Whether `entry` is a compact record (not a whole job). */
+export function isCompact(entry: unknown): entry is CompactRecord {
+  return entry instanceof CompactRecord;
 }
 
 /** Whether a job may be held compactly: RUNNABLE, never ran, neither an array child nor a multi-node job. */
@@ -38,7 +137,7 @@ export function mayBeCompact(job: Job): boolean {
 }
 
 /** The compact record of a job that mayBeCompact. */
-export function compactOf(job: Job): CompactRunnable {
+export function compactOf(job: Job): CompactRecord {
   return compactRunnable(
     job.jobId,
     job.jobQueueArn,

@@ -260,18 +260,18 @@ export interface Job {
 
 /**
  * A RUNNABLE job as a new leader loads it without its document: what scheduling reads. Only jobs that never ran and
- * are neither array children nor multi-node jobs are held this way (engine/compact-runnable.ts); the document is read
- * when the job starts or is stopped.
+ * are neither array children nor multi-node jobs are held this way (service/engine/compact-jobs.ts); the document is
+ * read when the job starts or is stopped. Read-only: records share their parts (core/compact-runnable.ts).
  */
 export interface CompactRunnable {
-  jobId: string;
-  jobQueueArn: string;
-  createdAt: number;
-  statusChangedAt: number;
-  shareIdentifier?: string;
-  schedulingPriority?: number;
-  resources: JobResources;
-  consumableResourceProperties?: { consumableResourceList: ConsumableRequirement[] };
+  readonly jobId: string;
+  readonly jobQueueArn: string;
+  readonly createdAt: number;
+  readonly statusChangedAt: number;
+  readonly shareIdentifier?: string;
+  readonly schedulingPriority?: number;
+  readonly resources: JobResources;
+  readonly consumableResourceProperties?: { consumableResourceList: ConsumableRequirement[] };
 }
 
 /** One node of a multi-node parallel job's current attempt, as its node child `<jobId>#<index>` shows it. */

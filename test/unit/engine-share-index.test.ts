@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { compactOf, compactRunnable, isCompact } from '../../src/core/compact-runnable.js';
 import type { Job } from '../../src/core/types.js';
 import { attemptUsage, decayTau, usageAt } from '../../src/scheduler/fair-share.js';
 import { RunnableQueues } from '../../src/service/engine/runnable-queues.js';
@@ -12,25 +13,31 @@ import { ShareLedger } from '../../src/service/engine/share-ledger.js';
 import { rebuildShareUsage } from '../../src/service/engine/usage-rebuild.js';
 
 void describe('RunnableQueues', () => {
+  const entry = (jobId: string, jobQueueArn: string, shareIdentifier?: string, schedulingPriority?: number) =>
+    compactRunnable(jobId, jobQueueArn, 1_000, 2_000, shareIdentifier, schedulingPriority, res, undefined);
+  const res = { vcpus: 1, memoryMiB: 128, gpus: 0 };
+
   void it('keeps FIFO queues in arrival order and shares by schedulingPriority then arrival', () => {
     const r = new RunnableQueues();
-    r.add('fifo', 'f1');
-    r.add('fifo', 'f2');
-    r.add('fair', 'a-low', 'A', 0);
-    r.add('fair', 'a-high', 'A', 9);
-    r.add('fair', 'a-low2', 'A', 0);
-    r.add('fair', 'b1', 'B', 0);
-    r.add('fifo', 'f1'); // filed again: keeps its place
+    r.add(entry('f1', 'fifo', 'A', 5), false); // a queue without a policy ignores share and priority
+    r.add(entry('f2', 'fifo'), false);
+    r.add(entry('a-low', 'fair', 'A'), true);
+    r.add(entry('a-high', 'fair', 'A', 9), true);
+    r.add(entry('a-low2', 'fair', 'A', 0), true);
+    r.add(entry('b1', 'fair', 'B'), true);
+    r.add(entry('none', 'fair'), true); // no share identifier: the '' share
+    r.add(entry('f1', 'fifo'), false); // filed again: keeps its place
     assert.deepEqual([...r.fifo('fifo')], ['f1', 'f2']);
-    assert.deepEqual([...r.shares('fair').keys()], ['A', 'B']);
-    assert.deepEqual(
-      [...r.shares('fair').get('A')!.entries()].map(([id]) => id),
-      ['a-high', 'a-low', 'a-low2'],
-    );
-    assert.deepEqual([...r.ids('fair')], ['a-high', 'a-low', 'a-low2', 'b1']);
+    assert.deepEqual([...r.shares('fair').keys()], ['A', 'B', '']);
+    assert.deepEqual([...r.shares('fair').get('A')!], ['a-high', 'a-low', 'a-low2']);
+    assert.deepEqual([...r.ids('fair')], ['a-high', 'a-low', 'a-low2', 'b1', 'none']);
+    assert.deepEqual([...r.fronts(2)], ['f1', 'f2', 'a-high', 'a-low', 'b1', 'none']);
+    assert.equal(r.size('fair'), 5);
+    assert.equal(r.queueOf('b1'), 'fair');
     // Removed by id alone, wherever it was filed; an emptied share and queue disappear.
     r.delete('a-high');
     r.delete('b1');
+    r.delete('none');
     assert.deepEqual([...r.shares('fair').keys()], ['A']);
     r.delete('a-low');
     r.delete('a-low2');
@@ -38,6 +45,106 @@ void describe('RunnableQueues', () => {
     r.delete('f1');
     r.delete('f2');
     assert.equal(r.empty, true);
+    assert.equal(r.compactSize, 0);
+  });
+
+  void it('files each id with one entry: swapping a whole job for its compact record keeps its place', () => {
+    const r = new RunnableQueues();
+    const whole = { jobId: 'j2', jobQueueArn: 'fair', shareIdentifier: 'A', schedulingPriority: 3 } as Job;
+    r.add(entry('j1', 'fair', 'A', 3), true);
+    r.add(whole, true);
+    r.add(entry('j3', 'fair', 'A', 3), true);
+    assert.equal(r.compactSize, 2);
+    assert.equal(r.get('j2'), whole);
+    const held = compactOf({ ...whole, createdAt: 1, statusChangedAt: 2, resources: res });
+    assert.equal(r.swap(held), true);
+    assert.equal(r.get('j2'), held);
+    assert.equal(r.compactSize, 3);
+    assert.deepEqual([...r.ids('fair')], ['j1', 'j2', 'j3']);
+    // Read back whole: the same place again, one compact fewer.
+    assert.equal(r.swap(whole), true);
+    assert.equal(r.compactSize, 2);
+    assert.equal(r.swap(entry('nobody', 'fair', 'A', 3)), false, 'an id not filed is not filed by a swap');
+    assert.equal(r.get('nobody'), undefined);
+    r.delete('j1');
+    r.delete('j2');
+    assert.equal(r.compactSize, 1);
+    assert.deepEqual([...r.ids('fair')], ['j3']);
+  });
+});
+
+void describe('compact records (core/compact-runnable.ts)', () => {
+  const res = { vcpus: 2, memoryMiB: 512, gpus: 0 };
+  const lic = { consumableResourceList: [{ consumableResource: 'lic', quantity: 1 }] };
+
+  void it('return every field they were made with, a far createdAt included', () => {
+    const now = 1_780_000_000_123;
+    const day = 86_400_000;
+    for (const [created, changed] of [
+      [now, now],
+      [now - 5, now],
+      [now - 20 * day, now], // waited 20 days: beyond a small integer
+      [now + 7, now], // a clock step back
+    ] as const) {
+      const c = compactRunnable('id', 'q', created, changed, 's', 4, res, lic);
+      assert.deepEqual(
+        {
+          jobId: c.jobId,
+          jobQueueArn: c.jobQueueArn,
+          createdAt: c.createdAt,
+          statusChangedAt: c.statusChangedAt,
+          shareIdentifier: c.shareIdentifier,
+          schedulingPriority: c.schedulingPriority,
+          resources: c.resources,
+          consumableResourceProperties: c.consumableResourceProperties,
+        },
+        {
+          jobId: 'id',
+          jobQueueArn: 'q',
+          createdAt: created,
+          statusChangedAt: changed,
+          shareIdentifier: 's',
+          schedulingPriority: 4,
+          resources: res,
+          consumableResourceProperties: lic,
+        },
+      );
+      assert.ok(isCompact(c));
+    }
+    const none = compactRunnable('id', 'q', 1, 1, undefined, undefined, res, undefined);
+    assert.equal(none.shareIdentifier, undefined);
+    assert.equal(none.schedulingPriority, undefined);
+    assert.equal(none.consumableResourceProperties, undefined);
+  });
+
+  void it('share one object for the parts jobs hold equal, and keep different ones apart', () => {
+    const a = compactRunnable('a', 'q', 1, 2, 's', undefined, res, undefined);
+    const b = compactRunnable('b', 'q', 3, 4, 's', undefined, { ...res }, undefined);
+    assert.equal(a.resources, b.resources, 'equal resources: one object');
+    assert.deepEqual(Object.keys(a), Object.keys(b));
+    const differ = [
+      compactRunnable('c', 'q2', 1, 2, 's', undefined, res, undefined),
+      compactRunnable('c', 'q', 1, 2, '', undefined, res, undefined),
+      compactRunnable('c', 'q', 1, 2, undefined, undefined, res, undefined),
+      compactRunnable('c', 'q', 1, 2, 's', 0, res, undefined),
+      compactRunnable('c', 'q', 1, 2, 's', undefined, { ...res, gpus: 1 }, undefined),
+      compactRunnable('c', 'q', 1, 2, 's', undefined, res, lic),
+    ];
+    const seen = differ.map((c) => [
+      c.jobQueueArn,
+      c.shareIdentifier,
+      c.schedulingPriority,
+      c.resources.gpus,
+      c.consumableResourceProperties,
+    ]);
+    assert.deepEqual(seen, [
+      ['q2', 's', undefined, 0, undefined],
+      ['q', '', undefined, 0, undefined],
+      ['q', undefined, undefined, 0, undefined],
+      ['q', 's', 0, 0, undefined],
+      ['q', 's', undefined, 1, undefined],
+      ['q', 's', undefined, 0, lic],
+    ]);
   });
 });
 

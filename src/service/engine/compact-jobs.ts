@@ -5,45 +5,46 @@
  * queue snapshot read; the document is read back (`fetch`) before anything changes the job: it starts, is cancelled
  * or terminated, or a queue time limit cancels it. A new leader loads RUNNABLE jobs compactly; a job submitted while
  * more than `hotLimit` jobs are in memory is let go of once it is committed and filed.
+ *
+ * A compact job is always filed in the RUNNABLE index, and the index's entry for it is its record
+ * (engine/runnable-queues.ts): holding a job compactly is filing it with its record, reading it back files it with the
+ * whole job instead, so no second map holds the records.
  */
-import { compactOf, mayBeCompact } from '../../core/compact-runnable.js';
+import { compactOf, isCompact, mayBeCompact } from '../../core/compact-runnable.js';
 import type { CompactRunnable, Job } from '../../core/types.js';
+import type { RunnableQueues } from './runnable-queues.js';
 
 export class CompactJobs {
-  private readonly held = new Map<string, CompactRunnable>();
   /** Reads in flight, by job id: a second caller waits for the same read. */
   private readonly reading = new Map<string, Promise<void>>();
 
   /**
-   * `read` returns stored documents by id; `take` receives each document read back, once (the engine files it as a
-   * whole job again).
+   * `read` returns stored documents by id; `take` receives each document read back, once, and returns the object the
+   * engine holds for it (interned), which the RUNNABLE index then files in the record's place.
    */
   constructor(
+    private readonly runnable: RunnableQueues,
     private readonly read: (ids: string[]) => Promise<Job[]>,
-    private readonly take: (job: Job) => void,
+    private readonly take: (job: Job) => Job,
   ) {}
 
   get size(): number {
-    return this.held.size;
+    return this.runnable.compactSize;
   }
 
   has(id: string): boolean {
-    return this.held.has(id);
+    return isCompact(this.runnable.get(id));
   }
 
   get(id: string): CompactRunnable | undefined {
-    return this.held.get(id);
+    const entry = this.runnable.get(id);
+    return isCompact(entry) ? entry : undefined;
   }
 
-  hold(record: CompactRunnable): void {
-    this.held.set(record.jobId, record);
-  }
-
-  /** Holds `job` compactly if it may be (see mayBeCompact); true if it is now held. */
+  /** Holds `job`, filed in the RUNNABLE index, compactly if it may be (see mayBeCompact); true if it is now held. */
   letGo(job: Job): boolean {
-    if (!mayBeCompact(job)) return false;
-    this.held.set(job.jobId, compactOf(job));
-    return true;
+    const filed = this.runnable.get(job.jobId);
+    return mayBeCompact(job) && filed !== undefined && !isCompact(filed) && this.runnable.swap(compactOf(job));
   }
 
   /** Reads back the documents of those of `ids` held compactly; resolves once each was handed to `take`. */
@@ -53,12 +54,12 @@ export class CompactJobs {
     for (const id of ids) {
       const inFlight = this.reading.get(id);
       if (inFlight) waits.push(inFlight);
-      else if (this.held.has(id)) want.push(id);
+      else if (this.has(id)) want.push(id);
     }
     if (want.length) {
       const p = this.read(want)
         .then((rows) => {
-          for (const row of rows) if (this.held.delete(row.jobId)) this.take(row);
+          for (const row of rows) if (this.has(row.jobId)) this.runnable.swap(this.take(row));
         })
         .finally(() => {
           for (const id of want) this.reading.delete(id);

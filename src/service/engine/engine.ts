@@ -93,8 +93,13 @@ export class Engine implements RuntimeEvents {
   private readonly interner = new JobInterner();
   /** RUNNABLE jobs held without their documents (not in `active`); read back as whole jobs before they change. */
   private readonly compact = new CompactJobs(
+    this.runnable,
     (ids) => this.store.getJobs(ids),
-    (job) => void this.active.set(job.jobId, this.interner.intern(job)),
+    (row) => {
+      const job = this.interner.intern(row);
+      this.active.set(job.jobId, job);
+      return job;
+    },
   );
   private frontReadAt = 0;
   /** vCPUs running per queue, and per share of fair-share queues with their decayed usage. */
@@ -213,8 +218,7 @@ export class Engine implements RuntimeEvents {
     let c = 0;
     const fileCompactBefore = async (job?: Job): Promise<void> => {
       for (; c < compact.length && (!job || precedes(compact[c]!, job)); c++) {
-        this.compact.hold(compact[c]!);
-        this.addRunnable(compact[c]!);
+        this.addRunnable(compact[c]!); // filed with its record: held compactly (CompactJobs)
         if (c % 50_000 === 49_999) await new Promise((r) => setImmediate(r));
       }
     };
@@ -718,13 +722,7 @@ export class Engine implements RuntimeEvents {
 
   /** Files a RUNNABLE job (or an array parent with RUNNABLE children) in its queue: FIFO, or under its share. */
   private addRunnable(job: Job | CompactRunnable): void {
-    const fair = this.fairshareOf(job.jobQueueArn) !== undefined;
-    this.runnable.add(
-      job.jobQueueArn,
-      job.jobId,
-      fair ? (job.shareIdentifier ?? '') : undefined,
-      fair ? (job.schedulingPriority ?? 0) : 0,
-    );
+    this.runnable.add(job, this.fairshareOf(job.jobQueueArn) !== undefined);
   }
 
   /** The fair-share policy of a queue, if its scheduling policy has one. */

@@ -6,7 +6,6 @@
 import type { Job } from '../../core/types.js';
 import { decayWindowSeconds, type FairsharePolicy, type ShareUsage } from '../../scheduler/fair-share.js';
 import { frontOfQueue } from '../../scheduler/front-of-queue.js';
-import type { ShareRunnable } from '../../scheduler/runnable-index.js';
 import type { SchedJob, SchedQueue, SchedShare, Snapshot } from '../../scheduler/schedule.js';
 import { parseChildId, type ArrayState } from '../array-state.js';
 import type { ResourceRegistry } from '../resources.js';
@@ -52,10 +51,6 @@ function* schedJobs(src: QueueSources, ids: Iterable<string>): Generator<SchedJo
   }
 }
 
-function* idsOf(share: ShareRunnable<string>): Generator<string> {
-  for (const [id] of share.entries()) yield id;
-}
-
 /** A fair-share queue's shares: those with RUNNABLE jobs and those the ledger still remembers. */
 function schedShares(src: QueueSources, queueArn: string, now: number): SchedShare[] {
   const runnable = src.runnable.shares(queueArn);
@@ -68,7 +63,7 @@ function schedShares(src: QueueSources, queueArn: string, now: number): SchedSha
     out.push({
       id,
       usage: u,
-      runnable: r ? { [Symbol.iterator]: () => schedJobs(src, idsOf(r)) } : [],
+      runnable: r ? { [Symbol.iterator]: () => schedJobs(src, r) } : [],
       hasJobs: (r?.size ?? 0) > 0 || u.runningVcpus > 0,
     });
   }
