@@ -25,7 +25,21 @@ interface CompactKind {
 
 /** Past this many distinct kinds the table starts over (kinds held by records stay; only the sharing restarts). */
 const MAX_KINDS = 50_000;
-const kinds = new Map<string, CompactKind>();
+/** The kinds of a share look alike but for priority and resources: a few per share, compared one by one. */
+const MAX_KINDS_PER_SHARE = 16;
+/**
+ * Queue ARN -> share identifier ('\u0000' for none, which no identifier contains) -> its kinds, newest first. Keyed by
+ * parts rather than by one string, so filing 1,000,000 records at a restart builds no key per record.
+ */
+const kinds = new Map<string, Map<string, CompactKind[]>>();
+let kindCount = 0;
+
+function sameConsumables(
+  a: CompactRunnable['consumableResourceProperties'],
+  b: CompactRunnable['consumableResourceProperties'],
+): boolean {
+  return a === b || (a !== undefined && b !== undefined && JSON.stringify(a) === JSON.stringify(b));
+}
 
 function kindOf(
   jobQueueArn: string,
@@ -34,12 +48,27 @@ function kindOf(
   resources: CompactRunnable['resources'],
   consumableResourceProperties: CompactRunnable['consumableResourceProperties'],
 ): CompactKind {
-  // \u0000 cannot occur in an ARN or a share identifier: undefined and '' stay apart.
-  let key = `${jobQueueArn}\n${shareIdentifier ?? '\u0000'}\n${schedulingPriority ?? '\u0000'}\n${resources.vcpus}/${resources.memoryMiB}/${resources.gpus}`;
-  if (consumableResourceProperties) key += `\n${JSON.stringify(consumableResourceProperties)}`;
-  const held = kinds.get(key);
-  if (held) return held;
-  if (kinds.size >= MAX_KINDS) kinds.clear();
+  let byShare = kinds.get(jobQueueArn);
+  if (!byShare) kinds.set(jobQueueArn, (byShare = new Map()));
+  const shareKey = shareIdentifier ?? '\u0000';
+  let list = byShare.get(shareKey);
+  if (!list) byShare.set(shareKey, (list = []));
+  for (const k of list) {
+    const r = k.resources;
+    if (
+      k.schedulingPriority === schedulingPriority &&
+      r.vcpus === resources.vcpus &&
+      r.memoryMiB === resources.memoryMiB &&
+      r.gpus === resources.gpus &&
+      sameConsumables(k.consumableResourceProperties, consumableResourceProperties)
+    )
+      return k;
+  }
+  if (kindCount >= MAX_KINDS) {
+    kinds.clear();
+    kindCount = 0;
+    return kindOf(jobQueueArn, shareIdentifier, schedulingPriority, resources, consumableResourceProperties);
+  }
   const kind: CompactKind = {
     jobQueueArn,
     shareIdentifier,
@@ -47,7 +76,12 @@ function kindOf(
     resources,
     consumableResourceProperties,
   };
-  kinds.set(key, kind);
+  list.unshift(kind);
+  kindCount++;
+  if (list.length > MAX_KINDS_PER_SHARE) {
+    list.pop();
+    kindCount--;
+  }
   return kind;
 }
 

@@ -145,6 +145,16 @@ void describe('compact records (core/compact-runnable.ts)', () => {
       ['q', 's', undefined, 1, undefined],
       ['q', 's', undefined, 0, lic],
     ]);
+    // Many kinds in one share (more than it compares before starting over): each record keeps its own.
+    const many = Array.from({ length: 40 }, (_, i) =>
+      compactRunnable(`m${i}`, 'q', 1, 2, 'many', i % 3, { vcpus: 1, memoryMiB: 100 + i, gpus: 0 }, undefined),
+    );
+    assert.deepEqual(
+      many.map((c) => [c.resources.memoryMiB, c.schedulingPriority]),
+      many.map((_, i) => [100 + i, i % 3]),
+    );
+    const again = compactRunnable('m40', 'q', 1, 2, 'many', 39 % 3, { vcpus: 1, memoryMiB: 139, gpus: 0 }, undefined);
+    assert.equal(again.resources, many[39]!.resources, 'a recent kind is shared');
   });
 });
 
