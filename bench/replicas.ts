@@ -3,7 +3,9 @@
  * against one replica in the same run, a follower's 200 to RUNNABLE, and failover (kill -9 of the leader to the next
  * job RUNNING). Every round uses a fresh database on the machine's PostgreSQL, dropped afterwards.
  */
+import { readFileSync } from 'node:fs';
 import * as B from '@aws-sdk/client-batch';
+import pg from 'pg';
 import { sdkClient } from '../test/helpers/signed.js';
 import { health, leaderOf, startReplicas, type Replicas } from '../test/helpers/replicas.js';
 import type { TestServer } from '../test/helpers/server.js';
@@ -23,10 +25,45 @@ const replicas = (n: number, leaseMs?: number): Promise<Replicas> =>
 
 const submitBody = (i: number) => ({ jobName: `bench-${i}`, jobQueue: 'q', jobDefinition: 'jd' });
 
+/** CPU time (user + system, every thread) a process has used so far, in ms, from /proc (0 once it is gone). */
+function cpuMs(pid: number | undefined): number {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(f[11]) + Number(f[12])) * 10; // utime + stime, in clock ticks of 10 ms
+  } catch {
+    return 0;
+  }
+}
+
+/** CPU so far of the PostgreSQL backends connected to the round's database (same machine), in ms, by pid. */
+async function backendsCpuMs(url: string): Promise<Map<number, number>> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    const { rows } = await c.query<{ pid: number }>(
+      'SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()',
+    );
+    return new Map(rows.map((r) => [r.pid, cpuMs(r.pid)]));
+  } finally {
+    await c.end();
+  }
+}
+
+interface Round {
+  rate: number;
+  /** ms of CPU per 1,000 jobs submitted in all: each replica (the leader first), PostgreSQL's backends, generator. */
+  replicas: number[];
+  postgres: number;
+  generator: number;
+}
+
 /** SubmitJob requests/s with 32 connections spread evenly over `n` replicas (jobs queue on a DISABLED CE). */
-async function submitRate(n: number): Promise<number> {
+async function submitRate(n: number): Promise<Round> {
   const rs = await replicas(n);
   try {
+    // The leader first (the replica started first, as a rule).
+    const { leader } = await leaderOf(rs.servers);
+    const procs = [leader, ...rs.servers.filter((s) => s !== leader)];
     await createQueue(sdkClient(rs.servers[0]!), {
       queue: 'q',
       ce: 'held',
@@ -39,12 +76,26 @@ async function submitRate(n: number): Promise<number> {
       rs.servers.map((s, k) => presign(s.url, s, '/v1/submitjob', (i) => submitBody(k * per + i), per)),
     );
     await Promise.all(rs.servers.map((s, k) => blast(s.url, batches[k]!.slice(0, 300), CONCURRENCY / n)));
+    const pg0 = await backendsCpuMs(rs.db.url);
+    const cpu0 = procs.map((s) => cpuMs(s.proc.pid));
+    const gen0 = process.cpuUsage();
     const t0 = performance.now();
     const runs = await Promise.all(rs.servers.map((s, k) => blast(s.url, batches[k]!, CONCURRENCY / n)));
     const ms = performance.now() - t0;
+    const gen = process.cpuUsage(gen0);
+    const cpu1 = procs.map((s) => cpuMs(s.proc.pid));
+    const pg1 = await backendsCpuMs(rs.db.url);
     const errors = runs.flatMap((r) => r.errors);
     if (errors.length) throw new Error(`SubmitJob errors: ${errors.slice(0, 3).join('; ')}`);
-    return ((per * n) / ms) * 1000;
+    const jobs = per * n;
+    let postgres = 0;
+    for (const [pid, after] of pg1) postgres += after - (pg0.get(pid) ?? 0);
+    return {
+      rate: (jobs / ms) * 1000,
+      replicas: cpu1.map((c, i) => ((c - cpu0[i]!) / jobs) * 1000),
+      postgres: (postgres / jobs) * 1000,
+      generator: ((gen.user + gen.system) / 1000 / jobs) * 1000,
+    };
   } finally {
     await rs.stop();
   }
@@ -52,18 +103,47 @@ async function submitRate(n: number): Promise<number> {
 
 /** SubmitJob on PostgreSQL: one replica vs two replicas in the same run. */
 export async function submitTwoReplicas({ rounds }: { rounds: number }): Promise<ScenarioResult> {
-  const one: number[] = [];
-  const two: number[] = [];
+  const one: Round[] = [];
+  const two: Round[] = [];
   for (let r = 0; r < rounds; r++) {
     one.push(await submitRate(1));
     two.push(await submitRate(2));
   }
+  const all = (r: Round) => r.replicas.reduce((a, b) => a + b, 0) + r.postgres + r.generator;
+  const cpu = (name: string, values: number[]) => ({ name, unit: 'ms / 1,000 jobs', values });
   return {
     title: 'SubmitJob on PostgreSQL: one replica vs two (32 signed connections in all)',
     metrics: [
-      { name: 'one replica', unit: 'jobs/s', values: one },
-      { name: 'two replicas', unit: 'jobs/s', values: two },
-      { name: 'two / one', unit: '×', values: two.map((v, i) => v / one[i]!), target: { op: '>=', value: 1 } },
+      { name: 'one replica', unit: 'jobs/s', values: one.map((r) => r.rate) },
+      { name: 'two replicas', unit: 'jobs/s', values: two.map((r) => r.rate) },
+      {
+        name: 'two / one',
+        unit: '×',
+        values: two.map((r, i) => r.rate / one[i]!.rate),
+        target: { op: '>=', value: 1 },
+      },
+      cpu(
+        'CPU, one: the replica',
+        one.map((r) => r.replicas[0]!),
+      ),
+      cpu(
+        'CPU, one: PostgreSQL backends',
+        one.map((r) => r.postgres),
+      ),
+      cpu('CPU, one: all (with the load generator)', one.map(all)),
+      cpu(
+        'CPU, two: the leader',
+        two.map((r) => r.replicas[0]!),
+      ),
+      cpu(
+        'CPU, two: the follower',
+        two.map((r) => r.replicas[1]!),
+      ),
+      cpu(
+        'CPU, two: PostgreSQL backends',
+        two.map((r) => r.postgres),
+      ),
+      cpu('CPU, two: all (with the load generator)', two.map(all)),
     ],
     notes: [
       `${JOBS.toLocaleString('en')} signed SubmitJob requests per round, pre-signed, over ${CONCURRENCY} keep-alive connections split evenly over the replicas; PostgreSQL 15 on the same 2-core machine as the replicas and the load generator (so two replicas share the same two cores: the figure shows what the shared database allows, not what two machines would).`,

@@ -226,8 +226,10 @@ export async function startServer(cfg: ServerConfig, parts: ServerParts = {}): P
         identities: users.identities,
         sessionKey: users.sessionKey,
         ...(logs?.reader ? { logs: logs.reader } : {}),
-        onJobChange: (listener) =>
+        onJobChange: (listener, listening) =>
           store.subscribe('job-changes', (payload) => {
+            // Every replica hears every change the leader publishes: parsed only while a dashboard here listens.
+            if (!listening()) return;
             for (const c of JSON.parse(payload) as JobChange[]) listener(c);
           }),
       }),

@@ -215,7 +215,8 @@ export interface ReplicaRecord {
 }
 
 /**
- * - jobs-submitted: new jobs, SUBMITTED or RUNNABLE (payload: ids, comma-separated) — wakes the engine;
+ * - jobs-submitted: new jobs, SUBMITTED or RUNNABLE (payload: core/submitted-signal.ts: ids, and what the leader
+ *   needs to file a RUNNABLE job without reading it) — wakes the engine;
  * - job-intents: a cancel/terminate was recorded — wakes the engine;
  * - job-changes: jobs changed status (payload: JSON [{jobId, status, jobQueueArn, pi}]) — dashboards' live updates;
  * - resources: compute environments, queues, definitions or policies changed — replicas reload them;

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { discardLogs } from '../../src/core/ports.js';
+import { discardLogs, type Store } from '../../src/core/ports.js';
 import type { Caller } from '../../src/core/caller.js';
 import { ProcessRuntime } from '../../src/runtime/process/process-runtime.js';
 import { JobService } from '../../src/service/jobs/job-service.js';
@@ -25,8 +25,7 @@ forEachBackend('Engine: RUNNABLE jobs held compactly', (ctx: BackendContext) => 
   let jobs: JobService;
   let n = 0;
 
-  const open = async () => {
-    const store = ctx.stores.store;
+  const open = async (store: Store = ctx.stores.store) => {
     registry = new ResourceRegistry(store, arn, clock);
     await registry.load();
     jobs = new JobService(store, registry, {
@@ -174,4 +173,80 @@ forEachBackend('Engine: RUNNABLE jobs held compactly', (ctx: BackendContext) => 
     assertRanInOrder(ids, ran);
     await close();
   });
+
+  ctx.it(
+    "the leader files a follower's RUNNABLE jobs from its signal without reading them, and runs them in order",
+    async () => {
+      // The leader's reads of jobs by id, counted.
+      const read = new Set<string>();
+      const base = ctx.stores.store;
+      const counted = new Proxy(base, {
+        get(target, prop, receiver) {
+          if (prop === 'getJobs')
+            return (ids: readonly string[]) => {
+              for (const id of ids) read.add(id);
+              return target.getJobs(ids);
+            };
+          const v = Reflect.get(target, prop, receiver) as unknown;
+          return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+        },
+      });
+      await open(counted);
+      await registry.registerJobDefinition(
+        {
+          jobDefinitionName: 'sleeper',
+          type: 'container',
+          containerProperties: { image: 'x', command: ['sleep', '60'], vcpus: 1, memory: 16 },
+        },
+        undefined,
+      );
+      await setCe('ENABLED');
+      // The one vCPU is taken: what the follower submits waits RUNNABLE, with no reason (it fits, later).
+      const blocker = (await jobs.submit(admin, { jobName: 'blocker', jobQueue: 'q', jobDefinition: 'sleeper' }, 100))
+        .jobId;
+      await until([blocker], (j) => j.status === 'RUNNING');
+
+      const other = ctx.backend === 'postgres' ? (await ctx.openAnother()).store : base;
+      const followerRegistry = new ResourceRegistry(other, arn, clock);
+      await followerRegistry.load();
+      const follower = new JobService(other, followerRegistry, {
+        arn,
+        host: { vcpus: 1, memoryMiB: 1024, gpus: 0 },
+        clock,
+        replicaId: 'follower',
+        lease: { ttlMs: 1000, renewMs: 200 },
+      });
+      follower.runtime = new ProcessRuntime(
+        { scratchRoot: join(ctx.location.dataDir, 'scratch'), stateDir: join(ctx.location.dataDir, 'follower') },
+        follower.host,
+      );
+      follower.logs = discardLogs;
+      await follower.start();
+      try {
+        assert.equal(follower.role().role, 'follower');
+        const before = jobs.stats()!.active;
+        const ids: string[] = [];
+        for (let i = 0; i < 40; i++)
+          ids.push(
+            (await follower.submit(admin, { jobName: `via-follower-${i}`, jobQueue: 'q', jobDefinition: 'd' }, 100))
+              .jobId,
+          );
+        for (let i = 0; i < 200 && jobs.stats()!.active < before + 40; i++) await settle();
+        assert.equal(jobs.stats()!.active, before + 40, 'the leader took up every job the follower submitted');
+        // Only the front of the queue is read back (ahead of its start, FRONT_WHOLE = 16); the rest stay compact.
+        const readBack = ids.filter((id) => read.has(id));
+        assert.ok(readBack.length <= 16, `read back: ${readBack.length} of 40`);
+        assert.ok(jobs.stats()!.heldCompact >= 24, `held compactly: ${jobs.stats()!.heldCompact}`);
+
+        await jobs.terminate(admin, { jobId: blocker, reason: 'make room' });
+        const ran = await until(ids, finished);
+        for (const id of ids) assert.equal(ran.get(id)!.status, 'SUCCEEDED', id);
+        assertRanInOrder(ids, ran);
+      } finally {
+        await follower.close();
+        await follower.runtime.close();
+        await close();
+      }
+    },
+  );
 });

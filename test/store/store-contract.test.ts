@@ -6,7 +6,9 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { compactOf } from '../../src/core/compact-runnable.js';
 import { FencedError } from '../../src/core/errors.js';
+import { readSubmittedSignal } from '../../src/core/submitted-signal.js';
 import type { ComputeEnvironment, Job, JobQueue } from '../../src/core/types.js';
 import { forEachBackend } from './backends.js';
 import { job, jobId, jd, Q, Q2 } from './fixtures.js';
@@ -200,8 +202,44 @@ forEachBackend('Store: jobs', (ctx) => {
     assert.deepEqual(ids(await s.listSubmittedJobs(1)), [jobId(300)]);
     await until(() => heard.length > 0);
     off();
-    assert.deepEqual(heard.join(',').split(',').sort(), [jobId(300), jobId(301)]);
+    const told = heard.map(readSubmittedSignal);
+    assert.deepEqual(told.flatMap((t) => t.ids).sort(), [jobId(300), jobId(301)]);
+    assert.deepEqual(
+      told.flatMap((t) => t.runnable),
+      [],
+    );
   });
+
+  ctx.it(
+    'insertJobs: the signal carries what a leader needs to file a RUNNABLE job that never ran, the id of any other',
+    async () => {
+      const s = ctx.stores.store;
+      const heard: string[] = [];
+      const off = s.subscribe('jobs-submitted', (p) => heard.push(p));
+      await listening(ctx.stores.store);
+      const filed = job(320, {
+        createdAt: 60,
+        statusChangedAt: 61,
+        shareIdentifier: 'blue',
+        schedulingPriority: 7,
+        resources: { vcpus: 2, memoryMiB: 512, gpus: 1 },
+        consumableResourceProperties: { consumableResourceList: [{ consumableResource: 'lic', quantity: 2 }] },
+        statusReason: 'MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT - too big',
+      });
+      const plain = job(321, { createdAt: 60, owner: undefined });
+      const array = job(322, { createdAt: 60, arrayProperties: { size: 3 } });
+      await s.insertJobs([filed, plain, array, job(323, { status: 'SUBMITTED', createdAt: 60 })]);
+      await until(() => heard.length > 0);
+      off();
+      const told = heard.map(readSubmittedSignal);
+      assert.deepEqual(told.flatMap((t) => t.ids).sort(), [jobId(322), jobId(323)]);
+      const runnable = told.flatMap((t) => t.runnable).sort((a, b) => a.record.jobId.localeCompare(b.record.jobId));
+      assert.deepEqual(runnable, [
+        { record: compactOf(filed), statusReason: filed.statusReason, pi: filed.owner!.pi },
+        { record: compactOf(plain), statusReason: undefined, pi: undefined },
+      ]);
+    },
+  );
 
   ctx.it(
     'insertJobs: a job inserted RUNNABLE is among the recent RUNNABLE ids, not among the SUBMITTED jobs',

@@ -40,9 +40,11 @@ export interface DashboardDeps {
   /** Signs session cookies (any replica sharing the server key accepts them). */
   sessionKey: Buffer;
   logs?: DashboardLogReader;
-  /** Registers the listener called on every job status change (live updates). */
-  /** Subscribes to status changes made on any replica. */
-  onJobChange?(listener: (change: JobChange) => void): void;
+  /**
+   * Subscribes to status changes made on any replica (live updates); `listening` says whether a browser listens now
+   * (when none does, the changes need not be read).
+   */
+  onJobChange?(listener: (change: JobChange) => void, listening: () => boolean): void;
 }
 
 const PAGE_SIZE = 50;
@@ -67,7 +69,10 @@ export function dashboardPlugin(deps: DashboardDeps): (app: FastifyInstance) => 
     const sessions = new SessionStore(deps.identities, deps.sessionKey);
     const files = loadStaticFiles();
     const hub = new EventHub();
-    deps.onJobChange?.((change) => hub.jobChanged(change));
+    deps.onJobChange?.(
+      (change) => hub.jobChanged(change),
+      () => hub.listening,
+    );
     app.addHook('preClose', (done) => {
       hub.close();
       done();

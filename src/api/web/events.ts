@@ -39,6 +39,11 @@ export class EventHub {
     res.on('close', () => this.clients.delete(client));
   }
 
+  /** Whether a browser listens (status changes are not even read otherwise). */
+  get listening(): boolean {
+    return this.clients.size > 0;
+  }
+
   jobChanged(change: JobChange): void {
     if (this.clients.size === 0) return;
     this.pending.set(change.jobId, { jobId: change.jobId, status: change.status, pi: change.pi });

@@ -46,6 +46,7 @@ import type { EngineState } from './engine-state.js';
 import { publishedQueues, schedQueues, type QueueSources } from './queue-snapshot.js';
 import { JobInterner } from './job-interner.js';
 import { CompactJobs } from './compact-jobs.js';
+import { readSubmittedSignal, type SubmittedRunnable } from '../../core/submitted-signal.js';
 import { RunnableQueues } from './runnable-queues.js';
 import { ShareLedger } from './share-ledger.js';
 import { rebuildShareUsage, widestWindowMs } from './usage-rebuild.js';
@@ -132,8 +133,8 @@ export class Engine implements RuntimeEvents {
   logs!: LogSink;
   /** What an attempt gets beyond its job (job-role credentials endpoint, secrets): never stored in the job nor shown. */
   attemptExtras?: (job: Job, attempt: number, pool?: string) => AttemptExtras | undefined;
-  /** Called after every status change on this replica; must not throw. */
-  onTransition?: (job: Job) => void;
+  /** Called after every status change on this replica (the job's queue and new status); must not throw. */
+  onTransition?: (job: Pick<Job, 'jobQueueArn' | 'status'>) => void;
   /** Told how long each scheduling pass took (seconds: plan and hand-off of its starts) and how many it started. */
   onSchedulePass?: (seconds: number, starts: number) => void;
   /** Called once when a fenced write shows that another replica leads now. */
@@ -275,12 +276,12 @@ export class Engine implements RuntimeEvents {
     for (const t of timers) t.unref();
     this.timers.push(...timers);
     this.unsubscribe.push(
-      this.store.subscribe(
-        'jobs-submitted',
-        (ids) =>
-          // A job whose signal is not taken up now is found by the poll (SUBMITTED) or the rescan (RUNNABLE).
-          void this.adopt(ids.split(',')).catch(() => {}),
-      ),
+      this.store.subscribe('jobs-submitted', (payload) => {
+        const signal = readSubmittedSignal(payload);
+        const read = this.adoptFromSignal(signal.runnable);
+        // A job whose signal is not taken up now is found by the poll (SUBMITTED) or the rescan (RUNNABLE).
+        if (signal.ids.length || read.length) void this.adopt([...signal.ids, ...read]).catch(() => {});
+      }),
     );
     this.unsubscribe.push(this.store.subscribe('job-intents', () => void this.applyIntents()));
     // What was submitted or asked for while loading (its signals reached nobody).
@@ -483,6 +484,36 @@ export class Engine implements RuntimeEvents {
   }
 
   /**
+   * Files RUNNABLE jobs another replica inserted from what its `jobs-submitted` signal carries, held compactly (as a
+   * new leader loads them: the document is read back before the job starts or changes). Returns the ids to read
+   * instead: a job whose queue is not known here, whose never-fits reason here is not the one it was given (adopt
+   * writes the new one), or that was dropped from memory lately (taken up another way and finished already: only its
+   * document tells).
+   */
+  private adoptFromSignal(entries: readonly SubmittedRunnable[]): string[] {
+    if (!this.fence || this.closed) return [];
+    const read: string[] = [];
+    let filed = false;
+    for (const { record, statusReason, pi } of entries) {
+      const id = record.jobId;
+      if (this.known(id)) continue;
+      if (
+        this.drops.droppedRecently(id) ||
+        !this.registry.queueByNameOrArn(record.jobQueueArn) ||
+        this.neverFitsReason(record) !== statusReason
+      ) {
+        read.push(id);
+        continue;
+      }
+      this.addRunnable(record); // filed with its record: held compactly (CompactJobs)
+      this.announce(id, 'RUNNABLE', record.jobQueueArn, pi);
+      filed = true;
+    }
+    if (filed) this.kick();
+    return read;
+  }
+
+  /**
    * Looks for RUNNABLE jobs created since `since` that are not in memory (committed by another replica, their signal
    * lost) and takes them up.
    */
@@ -643,13 +674,13 @@ export class Engine implements RuntimeEvents {
 
   /** Tells this replica's listeners and (batched) every other replica's dashboards about a status change. */
   private changed(job: Job): void {
-    this.onTransition?.(job);
-    this.changes.set(job.jobId, {
-      jobId: job.jobId,
-      status: job.status,
-      jobQueueArn: job.jobQueueArn,
-      pi: job.owner?.pi ?? '',
-    });
+    this.announce(job.jobId, job.status, job.jobQueueArn, job.owner?.pi);
+  }
+
+  /** What changed() tells, also for a job held compactly (no Job object). */
+  private announce(jobId: string, status: JobStatus, jobQueueArn: string, pi: string | undefined): void {
+    this.onTransition?.({ jobQueueArn, status });
+    this.changes.set(jobId, { jobId, status, jobQueueArn, pi: pi ?? '' });
     this.schedulePublish();
   }
 
@@ -708,7 +739,7 @@ export class Engine implements RuntimeEvents {
   }
 
   /** Why a RUNNABLE job can never run where its queue sends it (the reason it is made RUNNABLE with), if it cannot. */
-  private neverFitsReason(job: Job): string | undefined {
+  private neverFitsReason(job: Pick<Job, 'jobQueueArn' | 'resources'>): string | undefined {
     const q = this.registry.queueByNameOrArn(job.jobQueueArn);
     return q
       ? neverFits(

@@ -49,7 +49,7 @@ export class JobService {
   /** What an attempt gets beyond its job (job-role credentials endpoint, secrets): never stored in the job nor shown. */
   attemptExtras?: (job: Job, attempt: number, pool?: string) => AttemptExtras | undefined;
   /** Called after every status change the engine of this replica makes; must not throw. */
-  onTransition?: (job: Job) => void;
+  onTransition?: (job: Pick<Job, 'jobQueueArn' | 'status'>) => void;
   /** Called after every scheduling pass of this replica's engine (seconds, jobs started); must not throw. */
   onSchedulePass?: (seconds: number, starts: number) => void;
 

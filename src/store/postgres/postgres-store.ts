@@ -32,6 +32,7 @@ import type {
 import type { PgDatabase } from './database.js';
 import { FENCED_UPSERT_JOBS_SQL, JOB_PARAMS, jobColumns, UPSERT_JOBS_SQL } from './job-batch.js';
 import { splitPayload } from './notify-payload.js';
+import { submittedSignal } from '../../core/submitted-signal.js';
 import { listJobsSql } from './job-query.js';
 import { CompactRowReader, type CompactRow } from '../compact-runnable-rows.js';
 
@@ -157,7 +158,7 @@ export class PostgresStore implements Store {
     // One statement: the insert and its signal commit together.
     await this.db.query(
       `WITH inserted AS (${UPSERT_JOBS_SQL}) SELECT pg_notify('jobs-submitted', p) FROM unnest($${JOB_PARAMS + 1}::text[]) p`,
-      [...jobColumns(jobs), splitPayload(jobs.map((j) => j.jobId).join(','))],
+      [...jobColumns(jobs), splitPayload(submittedSignal(jobs))],
       'insert-jobs-notify',
     );
   }

@@ -38,6 +38,7 @@ import { checkFence, FENCED_PREFIX, jobRows, upsertJobRows, UPSERT_JOB_SQL } fro
 import type { WriterReply, WriterRequest, WriterStatement } from './sqlite-writer.js';
 import { WriterThread } from './writer-thread.js';
 import { acquireLeaseIn, type LeaseResult } from './lease.js';
+import { submittedSignal } from '../../core/submitted-signal.js';
 
 /** The highest code point, appended to a prefix to make an index range scan. */
 const PREFIX_END = '\u{10FFFF}';
@@ -258,7 +259,7 @@ export class SqliteStore implements Store {
 
   async insertJobs(jobs: readonly Job[]): Promise<void> {
     await this.writeJobs(jobs);
-    this.events.emit('jobs-submitted', jobs.map((j) => j.jobId).join(','));
+    this.events.emit('jobs-submitted', submittedSignal(jobs));
   }
 
   async listSubmittedJobs(limit: number): Promise<Job[]> {
