@@ -32,6 +32,8 @@ export interface ServerConfig {
    * after at most this long plus one renewal period.
    */
   leaderLeaseMs: number;
+  /** How far (%) V8's heap may grow past its live size before a full collection; 0 leaves V8's own factor. */
+  heapGrowthPercent: number;
   /** Let non-admin users submit jobs although the process runtime does not isolate labs. */
   allowProcessRuntimeForUsers?: boolean;
   /**
@@ -149,6 +151,7 @@ export function resolveConfig(flags: RawOptions): ServerConfig {
     ...(registryAuthFile !== undefined ? { registryAuthFile: resolve(String(registryAuthFile)) } : {}),
     logLevel: pick('logLevel', 'LOG_LEVEL') === 'quiet' ? 'quiet' : 'info',
     leaderLeaseMs: num('leader-lease-ms', pick('leaderLeaseMs', 'LEADER_LEASE_MS'), 5000, 500),
+    heapGrowthPercent: num('heap-growth-percent', pick('heapGrowthPercent', 'HEAP_GROWTH_PERCENT'), 30, 0),
     credentialsHost: String(pick('credentialsHost', 'CREDENTIALS_HOST') ?? '127.0.0.1'),
     credentialsPort: num('credentials-port', pick('credentialsPort', 'CREDENTIALS_PORT'), 0, 0),
     allowProcessRuntimeForUsers: ['1', 'true'].includes(

@@ -34,6 +34,7 @@ import { OpenbatchMetrics } from './api/metrics/openbatch-metrics.js';
 import { metricsAllowList, metricsPlugin } from './api/metrics/metrics-endpoint.js';
 import { startCredentialsEndpoint } from './api/credentials/credentials-endpoint.js';
 import { secretStoreApis } from './api/secrets/secret-apis.js';
+import { limitHeapGrowth } from './heap-growth.js';
 
 /** How long a starting server waits for its engine to load the active jobs before it serves anyway. */
 const ENGINE_LOAD_WAIT_MS = 5000;
@@ -135,6 +136,7 @@ function slurmPool(cfg: ServerConfig, pool: string, events: RuntimeEvents): Runt
 /** Starts a server; resolves once it listens. */
 export async function startServer(cfg: ServerConfig, parts: ServerParts = {}): Promise<RunningServer> {
   const edge = edgeOptions(cfg); // first: a wrong TLS file fails before anything starts
+  limitHeapGrowth(cfg.heapGrowthPercent);
   const metricsAllow = metricsAllowList(cfg.metricsAllow);
   const root = loadRootCredentials(cfg.dataDir);
   const stores = await openStores(cfg);

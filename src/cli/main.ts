@@ -106,6 +106,12 @@ program
   )
   .addOption(
     new Option(
+      '--heap-growth-percent <n>',
+      "how far the server's heap may grow past its live size before a full collection; 0 leaves V8's adaptive factor [OPENBATCH_HEAP_GROWTH_PERCENT] (default 30)",
+    ),
+  )
+  .addOption(
+    new Option(
       '--allow-process-runtime-for-users',
       'let non-admin users submit jobs on the process runtime, which does not isolate labs [OPENBATCH_ALLOW_PROCESS_RUNTIME_FOR_USERS]',
     ),
@@ -169,6 +175,7 @@ program
         credentialsHost: o.credentialsHost,
         credentialsPort: o.credentialsPort,
         leaderLeaseMs: o.leaderLeaseMs,
+        heapGrowthPercent: o.heapGrowthPercent,
         allowProcessRuntimeForUsers: o.allowProcessRuntimeForUsers ? 'true' : undefined,
         tlsCert: o.tlsCert,
         tlsKey: o.tlsKey,

@@ -566,6 +566,21 @@ export class Engine implements RuntimeEvents {
     return this.intentsRunning;
   }
 
+  /**
+   * CancelJob or TerminateJob on the leader's own replica: applied at once and durable before it resolves, without the
+   * intent round trip through the store (insert, list, apply, delete: under a steady stream of cancels a caller would
+   * wait for every intent queued before its own). Rejects with FencedError when this replica no longer leads (the
+   * caller then records an intent for the new leader).
+   */
+  async stopLocal(jobId: string, action: 'cancel' | 'terminate', reason: string): Promise<void> {
+    if (!this.fence || this.closed) throw new FencedError(this.fence?.epoch ?? -1, undefined);
+    await this.ensureKnown(jobId);
+    if (!this.fence || this.closed) throw new FencedError(this.fence?.epoch ?? -1, undefined);
+    if (action === 'cancel') this.cancel(jobId, reason);
+    else this.terminate(jobId, reason);
+    await this.writer.barrier();
+  }
+
   private async ensureKnown(jobId: string): Promise<void> {
     const id = parseChildId(jobId)?.parentId ?? jobId;
     if (this.compact.has(id)) return this.compact.fetch([id]);

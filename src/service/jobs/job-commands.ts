@@ -4,7 +4,7 @@
  * commit) and the leader takes it up: a job without dependencies that is not an array is inserted RUNNABLE (its
  * admission follows from the submission alone, as the leader would write it), so the leader only files it in its
  * queue; any other is inserted SUBMITTED and the leader admits it (PENDING, RUNNABLE or FAILED). Cancel and terminate are recorded as intents the leader applies; on the
- * leader's replica they are applied before the answer.
+ * leader's replica the engine applies them directly, durable before the answer.
  */
 import type { ArnContext } from '../../core/arn.js';
 import type { Caller } from '../../core/caller.js';
@@ -23,6 +23,7 @@ export interface LocalEngine {
   readonly epoch: number | undefined;
   submitLocal(job: Job): Promise<void>;
   applyIntents(): Promise<void>;
+  stopLocal(jobId: string, action: JobIntent['action'], reason: string): Promise<void>;
   barrier(): Promise<void>;
 }
 
@@ -110,8 +111,17 @@ export class JobCommands {
     const jobId = input.jobId as string;
     await this.requireOwnJob(caller, jobId);
     const reason = (input.reason as string).slice(0, 1024);
+    const engine = this.engine();
+    if (engine?.epoch !== undefined) {
+      try {
+        await engine.stopLocal(jobId, action, reason);
+        return {};
+      } catch (err) {
+        if (!(err instanceof FencedError)) throw err;
+        // This replica no longer leads: the new leader applies the intent.
+      }
+    }
     await this.store.addJobIntent({ jobId, action, reason, at: this.opts.clock() });
-    await this.engine()?.applyIntents();
     return {};
   }
 
