@@ -257,12 +257,17 @@ void describe('replicas on one PostgreSQL database', () => {
     const db = new pg.Client({ connectionString: reps.db.url });
     await db.connect();
     const row = async (id: string) =>
-      (await db.query<{ doc: string; xmin: string }>('SELECT doc, xmin::text FROM jobs WHERE id = $1', [id])).rows[0]!;
+      (
+        await db.query<{ doc: string; status: string; xmin: string }>(
+          'SELECT doc, status, xmin::text FROM jobs WHERE id = $1',
+          [id],
+        )
+      ).rows[0]!;
     try {
       // With the leader paused, what is stored is the follower's insert alone.
       leader.proc.kill('SIGSTOP');
       let id: string;
-      let inserted: { doc: string; xmin: string };
+      let inserted: { doc: string; status: string; xmin: string };
       try {
         id = await submit(follower, 'never', 'never');
         inserted = await row(id);
@@ -270,7 +275,7 @@ void describe('replicas on one PostgreSQL database', () => {
         leader.proc.kill('SIGCONT');
       }
       const doc = JSON.parse(inserted.doc);
-      assert.equal(doc.status, 'RUNNABLE');
+      assert.equal(inserted.status, 'RUNNABLE');
       assert.match(doc.statusReason, /^MISCONFIGURATION:COMPUTE_ENVIRONMENT_MAX_RESOURCE - .*never \(maxvCpus 0\)/);
       // The leader takes it up (it is in its queue's published front) without writing it again.
       await waitFor(

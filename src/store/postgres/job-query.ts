@@ -1,5 +1,6 @@
 /** ListJobs as one PostgreSQL statement: SqliteStore.listJobs's filters, keyset order and limit, with $n parameters. */
 import type { JobListQuery } from '../../core/ports.js';
+import { JOB_READ_COLUMNS } from '../job-doc.js';
 
 /** The highest code point, appended to a prefix to make an index range scan (columns are COLLATE "C"). */
 const PREFIX_END = '\u{10FFFF}';
@@ -56,6 +57,6 @@ export function listJobsSql(q: JobListQuery): { sql: string; args: unknown[] } {
   const byIndex = q.arrayJobId !== undefined;
   if (byIndex && q.afterIndex !== undefined) where.push(`array_index > ${p(q.afterIndex)}`);
   const order = byIndex ? 'array_index ASC' : 'created_at DESC, id DESC';
-  const sql = `SELECT doc, tags FROM jobs ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY ${order} LIMIT ${p(q.limit + 1)}`;
+  const sql = `SELECT ${JOB_READ_COLUMNS} FROM jobs ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY ${order} LIMIT ${p(q.limit + 1)}`;
   return { sql, args };
 }

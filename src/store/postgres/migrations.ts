@@ -167,4 +167,10 @@ export const PG_MIGRATIONS: readonly { id: number; name: string; sql: string }[]
       CREATE INDEX jobs_whole_active ON jobs (created_at, id) WHERE status NOT IN ('SUCCEEDED', 'FAILED') AND sched IS NULL;
     `,
   },
+  {
+    id: 7,
+    name: 'job documents without what their columns hold (store/job-doc.ts)',
+    // See the SQLite migration 6: no schema change; the number keeps older releases from reading the new documents.
+    sql: 'SELECT 1',
+  },
 ];

@@ -35,14 +35,10 @@ import { splitPayload } from './notify-payload.js';
 import { submittedSignal } from '../../core/submitted-signal.js';
 import { listJobsSql } from './job-query.js';
 import { CompactRowReader, type CompactRow } from '../compact-runnable-rows.js';
+import { JOB_READ_COLUMNS, jobFromRow, type JobReadRow } from '../job-doc.js';
 
 /** The database's clock, in epoch milliseconds: leases are measured by it, so replicas' clocks do not matter. */
 const NOW_MS = `(extract(epoch from now()) * 1000)::bigint`;
-
-interface JobRow {
-  doc: string;
-  tags: string | null;
-}
 
 export class PostgresStore implements Store {
   readonly kind = 'postgres';
@@ -164,12 +160,12 @@ export class PostgresStore implements Store {
   }
 
   async listSubmittedJobs(limit: number): Promise<Job[]> {
-    const rows = await this.db.query<JobRow>(
-      "SELECT doc, tags FROM jobs WHERE status = 'SUBMITTED' ORDER BY created_at LIMIT $1",
+    const rows = await this.db.query<JobReadRow>(
+      `SELECT ${JOB_READ_COLUMNS} FROM jobs WHERE status = 'SUBMITTED' ORDER BY created_at LIMIT $1`,
       [limit],
       'list-submitted',
     );
-    return rows.map(rowToJob);
+    return rows.map(jobFromRow);
   }
 
   async listRunnableJobIds(since: number): Promise<string[]> {
@@ -187,8 +183,8 @@ export class PostgresStore implements Store {
 
   async getJobs(ids: readonly string[]): Promise<Job[]> {
     if (!ids.length) return [];
-    const rows = await this.db.query<JobRow & { id: string }>(
-      'SELECT id, doc, tags FROM jobs WHERE id = ANY($1::text[])',
+    const rows = await this.db.query<JobReadRow>(
+      `SELECT ${JOB_READ_COLUMNS} FROM jobs WHERE id = ANY($1::text[])`,
       [ids],
       'get-jobs',
     );
@@ -196,15 +192,15 @@ export class PostgresStore implements Store {
     const out: Job[] = [];
     for (const id of ids) {
       const r = byId.get(id);
-      if (r) out.push(rowToJob(r));
+      if (r) out.push(jobFromRow(r));
     }
     return out;
   }
 
   async listJobs(q: JobListQuery): Promise<JobPage> {
     const { sql, args } = listJobsSql(q);
-    const rows = await this.db.query<JobRow>(sql, args);
-    const jobs = rows.slice(0, q.limit).map(rowToJob);
+    const rows = await this.db.query<JobReadRow>(sql, args);
+    const jobs = rows.slice(0, q.limit).map(jobFromRow);
     const lastJob = jobs[jobs.length - 1];
     return rows.length > q.limit && lastJob
       ? { jobs, last: { createdAt: lastJob.createdAt, jobId: lastJob.jobId } }
@@ -212,12 +208,12 @@ export class PostgresStore implements Store {
   }
 
   async loadActiveJobs(opts: { exceptCompact?: boolean } = {}): Promise<Job[]> {
-    const rows = await this.db.query<JobRow>(
-      `SELECT doc, tags FROM jobs WHERE status NOT IN ('SUCCEEDED', 'FAILED')${
+    const rows = await this.db.query<JobReadRow>(
+      `SELECT ${JOB_READ_COLUMNS} FROM jobs WHERE status NOT IN ('SUCCEEDED', 'FAILED')${
         opts.exceptCompact ? ' AND sched IS NULL' : ''
       } ORDER BY created_at, id`,
     );
-    return rows.map(rowToJob);
+    return rows.map(jobFromRow);
   }
 
   async loadCompactRunnable(): Promise<CompactRunnable[]> {
@@ -229,11 +225,11 @@ export class PostgresStore implements Store {
   }
 
   async listJobsStoppedSince(since: number): Promise<Job[]> {
-    const rows = await this.db.query<JobRow>(
-      'SELECT doc, tags FROM jobs WHERE stopped_at IS NOT NULL AND stopped_at >= $1 ORDER BY stopped_at',
+    const rows = await this.db.query<JobReadRow>(
+      `SELECT ${JOB_READ_COLUMNS} FROM jobs WHERE stopped_at IS NOT NULL AND stopped_at >= $1 ORDER BY stopped_at`,
       [since],
     );
-    return rows.map(rowToJob);
+    return rows.map(jobFromRow);
   }
 
   async purgeJobs(before: number): Promise<string[]> {
@@ -371,11 +367,4 @@ export class PostgresStore implements Store {
   listening(): Promise<void> {
     return this.db.listener.ready();
   }
-}
-
-/** A stored job: its document, with the tags kept apart (setJobTags) laid over it. */
-function rowToJob(r: JobRow): Job {
-  const job = JSON.parse(r.doc) as Job;
-  if (r.tags !== null) job.tags = JSON.parse(r.tags) as Record<string, string>;
-  return job;
 }

@@ -6,6 +6,7 @@
 import type { Job } from '../../core/types.js';
 import { jobDefinitionNameOfArn } from '../../core/arn.js';
 import { schedColumn } from '../compact-runnable-rows.js';
+import { jobDoc } from '../job-doc.js';
 
 export const JOB_COLUMNS = [
   'id',
@@ -46,7 +47,7 @@ export function pushJobRow(out: JobRowValues, j: Job): void {
     colon > 0 ? j.jobId.slice(0, colon) : null,
     colon > 0 ? Number(j.jobId.slice(colon + 1)) : null,
     j.owner?.pi ?? null,
-    JSON.stringify(j),
+    jobDoc(j),
     schedColumn(j),
   );
 }

@@ -106,4 +106,13 @@ export const SQLITE_MIGRATIONS: readonly { id: number; name: string; sql: string
       CREATE INDEX jobs_whole_active ON jobs (created_at, id) WHERE status NOT IN ('SUCCEEDED', 'FAILED') AND sched IS NULL;
     `,
   },
+  {
+    id: 6,
+    name: 'job documents without what their columns hold (store/job-doc.ts)',
+    // No schema change: from here on a job's document leaves out its id, queue, definition, status, times, derived
+    // ARN and empty lists (about 400 bytes a job), and reads put them back from the row. Documents written whole
+    // read as before, so existing rows are not rewritten; the number keeps an older openbatch, which would read the
+    // new documents without those fields, from opening the database.
+    sql: 'SELECT 1',
+  },
 ];

@@ -33,6 +33,7 @@ import type {
 import { Worker } from 'node:worker_threads';
 import { WAL_SIZE_LIMIT_BYTES } from './wal-policy.js';
 import { CompactRowReader, type CompactRow } from '../compact-runnable-rows.js';
+import { JOB_READ_COLUMNS, jobFromRow, type JobReadRow } from '../job-doc.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
 import { checkFence, FENCED_PREFIX, jobRows, upsertJobRows, UPSERT_JOB_SQL } from './job-rows.js';
 import type { WriterReply, WriterRequest, WriterStatement } from './sqlite-writer.js';
@@ -105,7 +106,7 @@ export class SqliteStore implements Store {
     this.db.pragma('foreign_keys = ON');
     this.migrateSync();
     this.upsertJob = this.db.prepare(UPSERT_JOB_SQL);
-    this.getJob = this.db.prepare('SELECT doc, tags FROM jobs WHERE id = ?');
+    this.getJob = this.db.prepare(`SELECT ${JOB_READ_COLUMNS} FROM jobs WHERE id = ?`);
     const leaseEpoch = (this.leaseEpoch = this.db.prepare('SELECT epoch FROM leader_lease WHERE id = 1'));
     this.writeJobsTx = this.db.transaction((jobs: readonly Job[], epoch: number | undefined) => {
       if (epoch !== undefined) checkFence(leaseEpoch, epoch);
@@ -272,10 +273,10 @@ export class SqliteStore implements Store {
   }
 
   async listSubmittedJobs(limit: number): Promise<Job[]> {
-    const rows = this.prepared("SELECT doc, tags FROM jobs WHERE status = 'SUBMITTED' ORDER BY created_at LIMIT ?").all(
-      limit,
-    ) as JobRow[];
-    return rows.map(rowToJob);
+    const rows = this.prepared(
+      `SELECT ${JOB_READ_COLUMNS} FROM jobs WHERE status = 'SUBMITTED' ORDER BY created_at LIMIT ?`,
+    ).all(limit) as JobReadRow[];
+    return rows.map(jobFromRow);
   }
 
   async listRunnableJobIds(since: number): Promise<string[]> {
@@ -292,8 +293,8 @@ export class SqliteStore implements Store {
   async getJobs(ids: readonly string[]): Promise<Job[]> {
     const out: Job[] = [];
     for (const id of ids) {
-      const row = this.getJob.get(id) as JobRow | undefined;
-      if (row) out.push(rowToJob(row));
+      const row = this.getJob.get(id) as JobReadRow | undefined;
+      if (row) out.push(jobFromRow(row));
     }
     return out;
   }
@@ -383,9 +384,9 @@ export class SqliteStore implements Store {
       args.push(q.afterIndex);
     }
     const order = byIndex ? 'array_index ASC' : 'created_at DESC, id DESC';
-    const sql = `SELECT doc, tags FROM jobs ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY ${order} LIMIT ?`;
-    const rows = this.prepared(sql).all(...args, q.limit + 1) as JobRow[];
-    const jobs = rows.slice(0, q.limit).map(rowToJob);
+    const sql = `SELECT ${JOB_READ_COLUMNS} FROM jobs ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY ${order} LIMIT ?`;
+    const rows = this.prepared(sql).all(...args, q.limit + 1) as JobReadRow[];
+    const jobs = rows.slice(0, q.limit).map(jobFromRow);
     const lastJob = jobs[jobs.length - 1];
     return rows.length > q.limit && lastJob
       ? { jobs, last: { createdAt: lastJob.createdAt, jobId: lastJob.jobId } }
@@ -395,7 +396,7 @@ export class SqliteStore implements Store {
   async loadActiveJobs(opts: { exceptCompact?: boolean } = {}): Promise<Job[]> {
     const out: Job[] = [];
     const where = `status NOT IN ('SUCCEEDED', 'FAILED')${opts.exceptCompact ? ' AND sched IS NULL' : ''}`;
-    await this.pagedActive('doc, tags', where, (r: JobRow) => out.push(rowToJob(r)));
+    await this.pagedActive(JOB_READ_COLUMNS, where, (r: JobReadRow) => out.push(jobFromRow(r)));
     return out;
   }
 
@@ -431,9 +432,11 @@ export class SqliteStore implements Store {
 
   async listJobsStoppedSince(since: number): Promise<Job[]> {
     const rows = this.db
-      .prepare('SELECT doc, tags FROM jobs WHERE stopped_at IS NOT NULL AND stopped_at >= ? ORDER BY stopped_at')
-      .all(since) as JobRow[];
-    return rows.map(rowToJob);
+      .prepare(
+        `SELECT ${JOB_READ_COLUMNS} FROM jobs WHERE stopped_at IS NOT NULL AND stopped_at >= ? ORDER BY stopped_at`,
+      )
+      .all(since) as JobReadRow[];
+    return rows.map(jobFromRow);
   }
 
   async purgeJobs(before: number): Promise<string[]> {
@@ -595,17 +598,5 @@ export class SqliteStore implements Store {
   }
 }
 
-interface JobRow {
-  doc: string;
-  tags: string | null;
-}
-
-/** A stored job: its document, with the tags kept apart (setJobTags) laid over it. */
 /** The jobs Store.loadCompactRunnable returns (the sched column, compact-runnable-rows.ts). */
 const COMPACT_RUNNABLE = 'sched IS NOT NULL';
-
-function rowToJob(r: JobRow): Job {
-  const job = JSON.parse(r.doc) as Job;
-  if (r.tags !== null) job.tags = JSON.parse(r.tags) as Record<string, string>;
-  return job;
-}
