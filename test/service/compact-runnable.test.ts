@@ -174,7 +174,13 @@ forEachBackend('Engine: RUNNABLE jobs held compactly', (ctx: BackendContext) => 
     await open();
     try {
       assert.equal(jobs.stats()!.active, 30);
-      assert.ok(jobs.stats()!.heldCompact >= 30 - 16, `held compactly: ${jobs.stats()!.heldCompact}`);
+      // All loaded compactly, and none read back while no job could start (the environment is disabled), however
+      // often the engine passes.
+      for (let i = 0; i < 6; i++) {
+        jobs.kick();
+        await settle();
+      }
+      assert.equal(jobs.stats()!.heldCompact, 30, 'compact jobs read back while no job could start');
       await setCe('ENABLED');
       const ran = await until(ids, finished);
       for (const id of ids) assert.equal(ran.get(id)!.status, 'SUCCEEDED', id);

@@ -90,9 +90,13 @@ export class RunnableQueues {
     for (const s of [...q.shares.values()]) yield* [...s];
   }
 
-  /** The first `n` ids of every queue's FIFO part and of every share: the jobs a scheduling pass reaches first. */
-  *fronts(n: number): Generator<string> {
-    for (const q of this.queues.values()) {
+  /**
+   * The first `n` ids of every queue's FIFO part and of every share: the jobs a scheduling pass reaches first. With
+   * `only`, of the queues it accepts.
+   */
+  *fronts(n: number, only?: (queueArn: string) => boolean): Generator<string> {
+    for (const [arn, q] of this.queues) {
+      if (only && !only(arn)) continue;
       let i = 0;
       for (const id of q.fifo) {
         if (i++ >= n) break;
