@@ -410,22 +410,29 @@ export class Engine implements RuntimeEvents {
   private readFronts(): void {
     if (this.compact.size === 0 || this.now - this.frontReadAt < FRONT_READ_MS) return;
     this.frontReadAt = this.now;
+    const ids: string[] = [];
+    for (const id of this.runnable.fronts(FRONT_WHOLE, this.queueCouldStart())) {
+      if (this.compact.has(id)) ids.push(id);
+      // The rest later: SQLite reads synchronously, and a large read would hold up every request in flight.
+      if (ids.length >= FRONT_READ_BATCH) break;
+    }
+    if (ids.length) setImmediate(() => void this.compact.fetch(ids).catch(() => {}));
+  }
+
+  /**
+   * Whether a queue could start a job now: it is ENABLED and one of its environments can place jobs and has vCPUs
+   * free (on this host, or in its pool).
+   */
+  private queueCouldStart(): (queueArn: string) => boolean {
     const host = this.capacity.snapshotHost();
     const hostFree = host.usedVcpus < host.vcpus;
-    const couldStart = (queueArn: string): boolean => {
+    return (queueArn) => {
       const q = this.registry.queueByNameOrArn(queueArn);
       if (!q || q.state !== 'ENABLED') return false;
       return this.capacity
         .queueCes(q.computeEnvironmentOrder.map((o) => o.computeEnvironment))
         .some((ce) => placeable(ce) && ce.usedVcpus < ce.maxVcpus && (ce.pool !== undefined || hostFree));
     };
-    const ids: string[] = [];
-    for (const id of this.runnable.fronts(FRONT_WHOLE, couldStart)) {
-      if (this.compact.has(id)) ids.push(id);
-      // The rest later: SQLite reads synchronously, and a large read would hold up every request in flight.
-      if (ids.length >= FRONT_READ_BATCH) break;
-    }
-    if (ids.length) setImmediate(() => void this.compact.fetch(ids).catch(() => {}));
   }
 
   /** Admits the SUBMITTED jobs other replicas wrote (one pull at a time; a signal during a pull pulls again). */
@@ -1100,6 +1107,10 @@ export class Engine implements RuntimeEvents {
   private tick(): void {
     this.schedulePublish();
     if (this.closed || !this.fence || this.runnable.empty) return;
+    // Nothing can start while no queue with RUNNABLE jobs has room (e.g. 1,000,000 queued behind disabled or full
+    // environments): a pass would rebuild the snapshot of every queue and share on each submission for nothing.
+    const couldStart = this.queueCouldStart();
+    if (![...this.runnable.queueArns()].some(couldStart)) return;
     const began = performance.now();
     const plan = schedule(this.snapshot());
     let unread: string[] | undefined;

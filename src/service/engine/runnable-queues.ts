@@ -112,6 +112,11 @@ export class RunnableQueues {
     }
   }
 
+  /** The queues that hold RUNNABLE entries. */
+  queueArns(): IterableIterator<string> {
+    return this.queues.keys();
+  }
+
   /** How many entries the queue holds (an array parent is one entry, whatever its children). */
   size(queueArn: string): number {
     return this.queues.get(queueArn)?.size ?? 0;
