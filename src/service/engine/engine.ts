@@ -1110,7 +1110,9 @@ export class Engine implements RuntimeEvents {
     // Nothing can start while no queue with RUNNABLE jobs has room (e.g. 1,000,000 queued behind disabled or full
     // environments): a pass would rebuild the snapshot of every queue and share on each submission for nothing.
     const couldStart = this.queueCouldStart();
-    if (![...this.runnable.queueArns()].some(couldStart)) return;
+    let any = false;
+    for (const arn of this.runnable.queueArns()) if ((any = couldStart(arn))) break;
+    if (!any) return;
     const began = performance.now();
     const plan = schedule(this.snapshot());
     let unread: string[] | undefined;
