@@ -12,7 +12,7 @@
  *   before it became RUNNABLE keeps it in a field of its own (CompactRecordFar), so no record makes V8 box the field
  *   for every other.
  */
-import type { CompactRunnable, Job } from './types.js';
+import type { CompactRunnable, ConsumableRequirement, Job } from './types.js';
 
 /** The parts of a compact job that most jobs of its queue share. */
 interface CompactKind {
@@ -182,4 +182,32 @@ export function compactOf(job: Job): CompactRecord {
     job.resources,
     job.consumableResourceProperties,
   );
+}
+
+/**
+ * The scheduling fields of a job that mayBeCompact as JSON-ready values, in the order both the jobs table's `sched`
+ * column (store/compact-runnable-rows.ts) and the `jobs-submitted` signal (core/submitted-signal.ts) carry them:
+ * [statusChangedAt, shareIdentifier, schedulingPriority, vcpus, memoryMiB, gpus, consumableResourceProperties].
+ */
+export type SchedFields = [
+  number,
+  string | null,
+  number | null,
+  number,
+  number,
+  number,
+  { consumableResourceList: ConsumableRequirement[] } | null,
+];
+
+export function schedFieldsOf(j: Job): SchedFields {
+  const r = j.resources;
+  return [
+    j.statusChangedAt,
+    j.shareIdentifier ?? null,
+    j.schedulingPriority ?? null,
+    r.vcpus,
+    r.memoryMiB,
+    r.gpus,
+    j.consumableResourceProperties ?? null,
+  ];
 }

@@ -8,24 +8,11 @@
  *
  * A payload that is not a JSON array is read as ids, comma-separated (what replicas sent before).
  */
-import { compactRunnable, mayBeCompact } from './compact-runnable.js';
-import type { CompactRunnable, ConsumableRequirement, Job } from './types.js';
+import { compactRunnable, mayBeCompact, schedFieldsOf, type SchedFields } from './compact-runnable.js';
+import type { CompactRunnable, Job } from './types.js';
 
-/** [id, queue ARN, createdAt, statusChangedAt, share, priority, vcpus, memoryMiB, gpus, consumables, reason, pi] */
-type Filed = [
-  string,
-  string,
-  number,
-  number,
-  string | null,
-  number | null,
-  number,
-  number,
-  number,
-  { consumableResourceList: ConsumableRequirement[] } | null,
-  string | null,
-  string | null,
-];
+/** [id, queue ARN, createdAt, ...SchedFields, reason, pi] */
+type Filed = [string, string, number, ...SchedFields, string | null, string | null];
 
 /** Past this many characters an entry is sent as the id alone (one NOTIFY holds about 7,900 bytes). */
 const MAX_ENTRY = 2000;
@@ -50,18 +37,11 @@ export function submittedSignal(jobs: readonly Job[]): string {
   for (const j of jobs) {
     let entry: string | undefined;
     if (mayBeCompact(j)) {
-      const r = j.resources;
       const filed: Filed = [
         j.jobId,
         j.jobQueueArn,
         j.createdAt,
-        j.statusChangedAt,
-        j.shareIdentifier ?? null,
-        j.schedulingPriority ?? null,
-        r.vcpus,
-        r.memoryMiB,
-        r.gpus,
-        j.consumableResourceProperties ?? null,
+        ...schedFieldsOf(j),
         j.statusReason ?? null,
         j.owner?.pi ?? null,
       ];

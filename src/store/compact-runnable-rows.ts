@@ -4,34 +4,12 @@
  * 1,000,000 of them without parsing a document (Store.loadCompactRunnable). Equal parts (queue ARNs, share
  * identifiers, resources) are shared across the rows of one load, so 1,000,000 jobs hold a few hundred distinct values.
  */
-import { compactRunnable, mayBeCompact } from '../core/compact-runnable.js';
-import type { CompactRunnable, ConsumableRequirement, Job } from '../core/types.js';
-
-/** [statusChangedAt, shareIdentifier, schedulingPriority, vcpus, memoryMiB, gpus, consumableResourceProperties] */
-type Sched = [
-  number,
-  string | null,
-  number | null,
-  number,
-  number,
-  number,
-  { consumableResourceList: ConsumableRequirement[] } | null,
-];
+import { compactRunnable, mayBeCompact, schedFieldsOf, type SchedFields } from '../core/compact-runnable.js';
+import type { CompactRunnable, Job } from '../core/types.js';
 
 /** The job's `sched` value: its scheduling fields as JSON if it may be held compactly, else null. */
 export function schedColumn(j: Job): string | null {
-  if (!mayBeCompact(j)) return null;
-  const r = j.resources;
-  const sched: Sched = [
-    j.statusChangedAt,
-    j.shareIdentifier ?? null,
-    j.schedulingPriority ?? null,
-    r.vcpus,
-    r.memoryMiB,
-    r.gpus,
-    j.consumableResourceProperties ?? null,
-  ];
-  return JSON.stringify(sched);
+  return mayBeCompact(j) ? JSON.stringify(schedFieldsOf(j)) : null;
 }
 
 /** What each store's query returns per job (created_at may come back as a string from PostgreSQL's int8). */
@@ -54,7 +32,7 @@ export class CompactRowReader {
   }
 
   read(r: CompactRow): CompactRunnable {
-    const [changed, share, priority, vcpus, memoryMiB, gpus, consumables] = JSON.parse(r.sched) as Sched;
+    const [changed, share, priority, vcpus, memoryMiB, gpus, consumables] = JSON.parse(r.sched) as SchedFields;
     const key = `${vcpus}/${memoryMiB}/${gpus}`;
     let resources = this.resources.get(key);
     if (!resources) this.resources.set(key, (resources = { vcpus, memoryMiB, gpus }));
