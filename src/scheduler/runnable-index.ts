@@ -7,33 +7,61 @@
  * Insert and delete are O(1) (plus O(distinct priorities) when a priority appears or disappears). Pure: no I/O.
  */
 
-/** One share's RUNNABLE entries: buckets by schedulingPriority, each first in, first out. */
-export class ShareRunnable<T> {
-  private readonly buckets = new Map<number, Map<string, T>>();
+/** Buckets keyed by schedulingPriority, visited highest first (the ordering ShareRunnable and ShareIds share). */
+class PriorityBuckets<B extends { readonly size: number }> {
+  private readonly buckets = new Map<number, B>();
   /** Distinct priorities present, highest first. */
   private priorities: number[] = [];
-  size = 0;
 
-  add(id: string, priority: number, item: T): void {
+  constructor(private readonly make: () => B) {}
+
+  get(priority: number): B | undefined {
+    return this.buckets.get(priority);
+  }
+
+  /** The bucket of `priority`, made (and placed in order) if it is new. */
+  open(priority: number): B {
     let b = this.buckets.get(priority);
     if (!b) {
-      this.buckets.set(priority, (b = new Map()));
+      this.buckets.set(priority, (b = this.make()));
       let i = 0;
       while (i < this.priorities.length && this.priorities[i]! > priority) i++;
       this.priorities.splice(i, 0, priority);
     }
+    return b;
+  }
+
+  /** Forgets the bucket of `priority` once it is empty. */
+  closeIfEmpty(priority: number): void {
+    if (this.buckets.get(priority)?.size !== 0) return;
+    this.buckets.delete(priority);
+    this.priorities = this.priorities.filter((p) => p !== priority);
+  }
+
+  /** The buckets, highest priority first. */
+  *inOrder(): Generator<B> {
+    for (const p of [...this.priorities]) {
+      const b = this.buckets.get(p);
+      if (b) yield b;
+    }
+  }
+}
+
+/** One share's RUNNABLE entries: buckets by schedulingPriority, each first in, first out. */
+export class ShareRunnable<T> {
+  private readonly buckets = new PriorityBuckets(() => new Map<string, T>());
+  size = 0;
+
+  add(id: string, priority: number, item: T): void {
+    const b = this.buckets.open(priority);
     if (!b.has(id)) this.size++;
     b.set(id, item);
   }
 
   delete(id: string, priority: number): boolean {
-    const b = this.buckets.get(priority);
-    if (!b?.delete(id)) return false;
+    if (!this.buckets.get(priority)?.delete(id)) return false;
     this.size--;
-    if (b.size === 0) {
-      this.buckets.delete(priority);
-      this.priorities = this.priorities.filter((p) => p !== priority);
-    }
+    this.buckets.closeIfEmpty(priority);
     return true;
   }
 
@@ -42,10 +70,7 @@ export class ShareRunnable<T> {
   }
 
   *entries(): Generator<[string, T]> {
-    for (const p of [...this.priorities]) {
-      const b = this.buckets.get(p);
-      if (b) yield* b;
-    }
+    for (const b of this.buckets.inOrder()) yield* b;
   }
 
   *[Symbol.iterator](): Generator<T> {
@@ -93,41 +118,26 @@ export class QueueRunnable<T> {
  * (its own map), and at 1,000,000 queued the value slot of a map entry per job is 8 MB more to keep.
  */
 export class ShareIds {
-  private readonly buckets = new Map<number, Set<string>>();
-  /** Distinct priorities present, highest first. */
-  private priorities: number[] = [];
+  private readonly buckets = new PriorityBuckets(() => new Set<string>());
   size = 0;
 
   add(id: string, priority: number): void {
-    let b = this.buckets.get(priority);
-    if (!b) {
-      this.buckets.set(priority, (b = new Set()));
-      let i = 0;
-      while (i < this.priorities.length && this.priorities[i]! > priority) i++;
-      this.priorities.splice(i, 0, priority);
-    }
+    const b = this.buckets.open(priority);
     if (b.has(id)) return;
     b.add(id);
     this.size++;
   }
 
   delete(id: string, priority: number): boolean {
-    const b = this.buckets.get(priority);
-    if (!b?.delete(id)) return false;
+    if (!this.buckets.get(priority)?.delete(id)) return false;
     this.size--;
-    if (b.size === 0) {
-      this.buckets.delete(priority);
-      this.priorities = this.priorities.filter((p) => p !== priority);
-    }
+    this.buckets.closeIfEmpty(priority);
     return true;
   }
 
   /** The ids in run order: by priority, highest first, then first in, first out. */
   *[Symbol.iterator](): Generator<string> {
-    for (const p of [...this.priorities]) {
-      const b = this.buckets.get(p);
-      if (b) yield* b;
-    }
+    for (const b of this.buckets.inOrder()) yield* b;
   }
 }
 
