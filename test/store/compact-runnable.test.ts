@@ -5,7 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { compactOf, mayBeCompact } from '../../src/core/compact-runnable.js';
-import type { CompactRunnable, Job } from '../../src/core/types.js';
+import type { Job } from '../../src/core/types.js';
+import { compactFields } from '../helpers/compact-fields.js';
 import { forEachBackend } from './backends.js';
 import { job, jobId, Q2 } from './fixtures.js';
 
@@ -37,20 +38,9 @@ forEachBackend('Store: RUNNABLE jobs without their documents', (ctx) => {
     const active = jobs.filter((j) => j.status !== 'SUCCEEDED' && j.status !== 'FAILED');
     const byAge = (a: Job, b: Job) => a.createdAt - b.createdAt || (a.jobId < b.jobId ? -1 : 1);
     const expected = active.filter(mayBeCompact).sort(byAge);
-    // Every field, read as the engine reads it (records share some parts, so their own properties are not all).
-    const fields = (c: CompactRunnable) => ({
-      jobId: c.jobId,
-      jobQueueArn: c.jobQueueArn,
-      createdAt: c.createdAt,
-      statusChangedAt: c.statusChangedAt,
-      shareIdentifier: c.shareIdentifier,
-      schedulingPriority: c.schedulingPriority,
-      resources: c.resources,
-      consumableResourceProperties: c.consumableResourceProperties,
-    });
     assert.deepEqual(
-      compact.map(fields),
-      expected.map((j) => fields(compactOf(j))),
+      compact.map(compactFields),
+      expected.map((j) => compactFields(compactOf(j))),
     );
     assert.deepEqual(
       compact.map((c) => [c.createdAt, c.statusChangedAt, c.shareIdentifier, c.schedulingPriority]),
