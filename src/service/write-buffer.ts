@@ -13,6 +13,12 @@
  *
  * A deferred change (`enqueueDeferred`: a job's RUNNING) is queued only after a short delay, unless the job changes
  * again before (then only the later state is written): a short job's end supersedes its RUNNING, one row write less.
+ *
+ * A failed batch rejects whoever waited for it, and its changes are dropped (inserts: SubmitJob answers the client
+ * with the error). Where `retryFailed` says so (the engine's writes: the change already happened in memory, and a
+ * store left behind it would show a job RUNNING forever), its changes are queued again in their place instead and
+ * written once the store answers again (after 100 ms, doubling up to 2 s while it keeps failing); whoever waited for
+ * them waits on.
  */
 import type { Job } from '../core/types.js';
 
@@ -35,7 +41,11 @@ interface Batch {
   from: number;
   to: number;
   ids: Set<string>;
+  entries: Entry[];
 }
+
+const RETRY_FIRST_MS = 100;
+const RETRY_MAX_MS = 2000;
 
 export class WriteBuffer {
   /** In the order first queued, so the first entry is the oldest. */
@@ -48,6 +58,9 @@ export class WriteBuffer {
   /** Deferred changes not queued yet (see enqueueDeferred). */
   private readonly deferred = new Map<string, Job>();
   private deferTimer: NodeJS.Timeout | undefined;
+  /** Failed batches in a row, and the wait before the next batch starts (set after a failure that is retried). */
+  private failures = 0;
+  private retryTimer: NodeJS.Timeout | undefined;
   /** Called with every batch after it committed (e.g. to drop terminal jobs from memory). */
   onCommitted: (jobs: readonly Job[]) => void = () => {};
 
@@ -59,6 +72,7 @@ export class WriteBuffer {
     private readonly commit: (jobs: readonly Job[]) => Promise<void>,
     private readonly lanes = 1,
     private readonly deferMs = 0,
+    private readonly retryFailed: (err: unknown) => boolean = () => false,
   ) {}
 
   /** Queues the job's current state (ordered); resolves when it is committed, and everything queued before it. */
@@ -153,7 +167,7 @@ export class WriteBuffer {
 
   /** Starts what may start now (see the file comment). */
   private start(): void {
-    if (this.queued.size === 0) return;
+    if (this.queued.size === 0 || this.retryTimer) return;
     const from = this.queued.values().next().value!.seq;
     let entries: Entry[];
     if (this.orderedQueued > 0) {
@@ -172,16 +186,21 @@ export class WriteBuffer {
       if (entries.length === 0) return;
     }
     const jobs = entries.map((e) => e.job);
-    const batch: Batch = { from, to: this.seq, ids: new Set(jobs.map((j) => j.jobId)) };
+    const batch: Batch = { from, to: this.seq, ids: new Set(jobs.map((j) => j.jobId)), entries };
     this.inFlight.add(batch);
     void this.commit(jobs).then(
       () => {
         this.inFlight.delete(batch);
+        this.failures = 0;
         this.onCommitted(jobs);
         this.settle();
       },
       (err: unknown) => {
         this.inFlight.delete(batch);
+        if (this.retryFailed(err)) {
+          this.requeue(batch.entries); // its waiters wait on for the batch that writes it
+          return;
+        }
         // Whoever waited for this batch learns that it failed; later waiters wait for their own batches.
         const failed = (w: Waiter) => w.upTo >= batch.from && w.upTo <= batch.to;
         for (const w of this.waiters.filter(failed)) w.reject(err);
@@ -191,6 +210,35 @@ export class WriteBuffer {
     );
     // More may go beside this batch in a later turn.
     if (this.queued.size > 0) this.schedule();
+  }
+
+  /**
+   * Queues a failed batch's changes again where they were, in the order first queued (a job changed again
+   * meanwhile is written once, in its latest state, as old as its oldest change not yet committed), and holds every
+   * batch back for a while.
+   */
+  private requeue(failed: readonly Entry[]): void {
+    const entries = new Map<string, Entry>();
+    for (const e of failed) {
+      const later = this.queued.get(e.job.jobId);
+      this.queued.delete(e.job.jobId);
+      entries.set(e.job.jobId, later ? { job: later.job, seq: e.seq, ordered: e.ordered || later.ordered } : e);
+    }
+    const all = [...entries.values(), ...this.queued.values()].sort((a, b) => a.seq - b.seq);
+    this.queued.clear();
+    for (const e of all) this.queued.set(e.job.jobId, e); // the first entry stays the oldest
+    this.orderedQueued = 0;
+    for (const e of this.queued.values()) if (e.ordered) this.orderedQueued++;
+    this.failures++;
+    if (this.retryTimer) return;
+    this.retryTimer = setTimeout(
+      () => {
+        this.retryTimer = undefined;
+        this.start();
+      },
+      Math.min(RETRY_FIRST_MS * 2 ** (this.failures - 1), RETRY_MAX_MS),
+    );
+    this.retryTimer.unref();
   }
 
   private isInFlight(jobId: string): boolean {

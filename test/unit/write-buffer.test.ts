@@ -211,6 +211,39 @@ describe('WriteBuffer', () => {
     await w.barrier();
   });
 
+  it('with retryFailed, a failed batch is written again in its place: its waiters wait on, a later version is written once', async () => {
+    const s = store();
+    const retried: unknown[] = [];
+    const w = new WriteBuffer(s.commit, 2, 0, (err) => (retried.push(err), true));
+    const a = w.writeIndependent(job('a', 1));
+    await settled();
+    const b = w.write(job('b', 1)); // ordered: waits for the batch in flight
+    w.enqueueIndependent(job('a', 2)); // a changed again while its first version commits
+    await settled();
+    assert.equal(s.open.length, 1);
+    s.open[0]!.end(new Error('too many clients'));
+    let aDone = false;
+    void a.then(() => (aDone = true));
+    await settled();
+    assert.equal(retried.length, 1);
+    assert.equal(s.open.length, 0, 'nothing starts before the retry delay');
+    assert.equal(aDone, false, "a's writer waits for the retry instead of failing");
+    await sleep(150);
+    // a's latest version, as old as its first: ahead of b (ordered, queued after it), in one batch with it.
+    assert.deepEqual(
+      s.open.map((o) => o.jobs),
+      [
+        [
+          { id: 'a', v: 2 },
+          { id: 'b', v: 1 },
+        ],
+      ],
+    );
+    s.open[0]!.end();
+    await Promise.all([a, b]);
+    assert.equal(s.committed.get('a'), 2);
+  });
+
   it('random schedules: versions commit in order, a write resolves after its version, a barrier after all before it', async () => {
     for (let round = 0; round < 40; round++) {
       let seed = round + 1;

@@ -156,6 +156,10 @@ export class Engine implements RuntimeEvents {
       (jobs) => this.fencedWrite(jobs),
       store.writeLanes,
       (store.writeLanes ?? 1) > 1 ? RUNNING_DEFER_MS : 0,
+      // A change this engine made in memory is written until it lands (a store error for a moment, e.g. no free
+      // connection, must not leave a job RUNNING in the store that ended here); a deposed or closed engine's are
+      // dropped: the next term rebuilds from the store.
+      (err) => !(err instanceof FencedError) && this.fence !== undefined && !this.closed,
     );
     this.writer.onCommitted = (jobs) => {
       for (const j of jobs)
