@@ -135,6 +135,28 @@ export class WriteBuffer {
     return this.waitForFlush();
   }
 
+  /**
+   * Resolves once the changes of `ids` queued (or deferred) so far are committed: a read of those jobs then sees
+   * them, without waiting for the rest of the queue (as `barrier` does) when none of them has a change pending.
+   */
+  barrierFor(ids: Iterable<string>): Promise<void> {
+    let upTo = -1;
+    for (const id of ids) {
+      if (this.deferred.has(id)) this.undefer();
+      const q = this.queued.get(id);
+      if (q) upTo = Math.max(upTo, q.seq);
+      for (const b of this.inFlight) if (b.ids.has(id)) upTo = Math.max(upTo, b.from);
+    }
+    if (upTo < 0) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      // Kept in order of upTo (settle resolves a prefix): this one usually goes near the end.
+      let i = this.waiters.length;
+      while (i > 0 && this.waiters[i - 1]!.upTo > upTo) i--;
+      this.waiters.splice(i, 0, { upTo, resolve, reject });
+      this.schedule();
+    });
+  }
+
   private add(job: Job, ordered: boolean): void {
     this.deferred.delete(job.jobId); // superseded: the batch writes the job's latest state
     const queued = this.queued.get(job.jobId);

@@ -357,6 +357,11 @@ export class Engine implements RuntimeEvents {
     return this.writer.barrier();
   }
 
+  /** As `barrier`, for the changes of these jobs only (a read of them need not wait for the rest). */
+  barrierFor(ids: Iterable<string>): Promise<void> {
+    return this.writer.barrierFor(ids);
+  }
+
   // ------------------------------------------------------------------ new work
 
   /**

@@ -54,7 +54,8 @@ export class JobCommands {
           arn: this.opts.arn,
           now: this.opts.clock(),
           caller,
-          findJobs: (ids) => this.reader.findJobs(ids),
+          // Dependencies: their existence, owner and array size, which never change once SubmitJob answered.
+          findJobs: (ids) => this.reader.findJobs(ids, { settle: false }),
         },
         input,
         bodyBytes,

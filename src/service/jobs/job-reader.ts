@@ -13,6 +13,7 @@ import { deriveChild, parseChildId } from '../array-state.js';
 /** What readers need of the local engine, when this replica leads: its pending writes flushed first. */
 export interface LocalEngineAccess {
   barrier(): Promise<void>;
+  barrierFor(ids: Iterable<string>): Promise<void>;
 }
 
 export class JobReader {
@@ -27,13 +28,21 @@ export class JobReader {
   }
 
   /**
-   * Jobs by id: stored ones, and array children derived from their parent while they wait. `settle: false` skips
-   * waiting for the local engine's pending commits, for callers that need only what never changes after SubmitJob
-   * answered (that a job exists, its owner, its tags).
+   * Jobs by id: stored ones, and array children derived from their parent while they wait, once the local engine's
+   * pending commits of these jobs have landed. `settle: false` skips that wait, for callers that need only what never
+   * changes after SubmitJob answered (that a job exists, its owner, its tags, its array size).
    */
   async findJobs(ids: readonly string[], opts: { settle?: boolean } = {}): Promise<Map<string, Job>> {
-    if (opts.settle !== false) await this.settle();
     const out = new Map<string, Job>();
+    if (ids.length === 0) return out;
+    // Only these jobs' pending commits (an array child's may be its parent's): not the whole queue of writes.
+    if (opts.settle !== false)
+      await this.engine()?.barrierFor(
+        ids.flatMap((id) => {
+          const parentId = parseChildId(id)?.parentId;
+          return parentId ? [id, parentId] : [id];
+        }),
+      );
     for (const j of await this.store.getJobs(ids)) out.set(j.jobId, j);
     const children = ids.map((id) => (out.has(id) ? undefined : parseChildId(id))).filter((c) => !!c);
     if (children.length === 0) return out;
