@@ -16,8 +16,12 @@ const CONCURRENCY = 32;
 const JOBS = 10_000;
 const POOL = '16';
 
+// OPENBATCH_BENCH_NODE_ARGS (e.g. --cpu-prof --cpu-prof-dir=/tmp/prof) profiles each replica.
+const nodeArgs = process.env.OPENBATCH_BENCH_NODE_ARGS?.split(' ').filter(Boolean);
+
 const replicas = (n: number, leaseMs?: number): Promise<Replicas> =>
   startReplicas(n, {
+    ...(nodeArgs ? { nodeArgs } : {}),
     args: ['--runtime', 'process', '--vcpus', '8'],
     env: { OPENBATCH_DATABASE_POOL_SIZE: POOL },
     ...(leaseMs !== undefined ? { leaseMs } : {}),
