@@ -147,6 +147,24 @@ export class WriteBuffer {
       if (q) upTo = Math.max(upTo, q.seq);
       for (const b of this.inFlight) if (b.ids.has(id)) upTo = Math.max(upTo, b.from);
     }
+    return this.waitUpTo(upTo);
+  }
+
+  /** As `barrierFor`, for the jobs `matches` picks (e.g. those of one queue, for a listing of it). */
+  barrierWhere(matches: (job: Job) => boolean): Promise<void> {
+    for (const job of this.deferred.values())
+      if (matches(job)) {
+        this.undefer();
+        break;
+      }
+    let upTo = -1;
+    for (const e of this.queued.values()) if (matches(e.job)) upTo = Math.max(upTo, e.seq);
+    for (const b of this.inFlight) if (b.entries.some((e) => matches(e.job))) upTo = Math.max(upTo, b.from);
+    return this.waitUpTo(upTo);
+  }
+
+  /** Resolves once every change queued up to `upTo` is committed (at once for -1: nothing to wait for). */
+  private waitUpTo(upTo: number): Promise<void> {
     if (upTo < 0) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
       // Kept in order of upTo (settle resolves a prefix): this one usually goes near the end.

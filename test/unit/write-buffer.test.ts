@@ -244,6 +244,30 @@ describe('WriteBuffer', () => {
     assert.equal(s.committed.get('a'), 2);
   });
 
+  it('barrierFor and barrierWhere wait only while a change of the jobs they name is pending', async () => {
+    const s = store();
+    const w = new WriteBuffer(s.commit, 1);
+    const ofQueue = (q: string) => (j: Job) => (j as unknown as { q?: string }).q === q;
+    const inQ = (id: string, q: string) => ({ jobId: id, v: 1, q }) as unknown as Job;
+    void w.writeIndependent(inQ('a', 'qa'));
+    await settled();
+    w.enqueueIndependent(inQ('b', 'qb')); // queued behind a's batch
+    let forA = false;
+    let forB = false;
+    let forQb = false;
+    void w.barrierFor(['a']).then(() => (forA = true));
+    void w.barrierFor(['b']).then(() => (forB = true));
+    void w.barrierWhere(ofQueue('qb')).then(() => (forQb = true));
+    await w.barrierFor(['c']); // nothing pending for c: at once
+    await w.barrierWhere(ofQueue('qc'));
+    s.open[0]!.end(); // a's batch
+    await settled();
+    assert.deepEqual([forA, forB, forQb], [true, false, false], "a's wait ends with its batch; b's waits for its own");
+    s.open[0]!.end(); // b's batch
+    await settled();
+    assert.deepEqual([forA, forB, forQb], [true, true, true]);
+  });
+
   it('random schedules: versions commit in order, a write resolves after its version, a barrier after all before it', async () => {
     for (let round = 0; round < 40; round++) {
       let seed = round + 1;

@@ -362,6 +362,11 @@ export class Engine implements RuntimeEvents {
     return this.writer.barrierFor(ids);
   }
 
+  /** As `barrier`, for the changes of the jobs `matches` picks (a listing of one queue need not wait for the rest). */
+  barrierWhere(matches: (job: Job) => boolean): Promise<void> {
+    return this.writer.barrierWhere(matches);
+  }
+
   // ------------------------------------------------------------------ new work
 
   /**

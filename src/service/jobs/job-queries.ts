@@ -208,7 +208,9 @@ export class JobQueries {
     if (!caller.admin) query.pi = caller.pi;
     const cursor = decodeToken<{ c: number; i: string; n: number }>('jobs', input.nextToken as string | undefined);
     if (cursor) query.after = { createdAt: cursor.c, jobId: cursor.i };
-    await this.reader.settle();
+    // Read-your-writes on the leader: this queue's pending commits (every queue's when the listing spans them).
+    if (jobQueueArn === undefined) await this.reader.settle();
+    else await this.reader.settleWhere((j) => j.jobQueueArn === jobQueueArn);
     const page = await this.store.listJobs(query);
     // A page may come back short (even empty) with a nextToken when USER filters it: clients page on, as with AWS.
     const jobs = user === undefined ? page.jobs : page.jobs.filter((j) => j.owner?.user === user);
@@ -250,7 +252,10 @@ export class JobQueries {
     filters: { name?: string; values?: string[] }[],
   ): Promise<JobList> {
     const parentId = input.arrayJobId as string;
-    const parent = (await this.reader.findJobs([parentId])).get(parentId);
+    // The parent's and its children's pending commits on the leader (findJobs waits for the parent's alone).
+    const childPrefix = `${parentId}:`;
+    await this.reader.settleWhere((j) => j.jobId === parentId || j.jobId.startsWith(childPrefix));
+    const parent = (await this.reader.findJobs([parentId], { settle: false })).get(parentId);
     if (!parent || parent.arrayProperties?.size === undefined || (!caller.admin && parent.owner?.pi !== caller.pi))
       return { jobSummaryList: [] };
     const statuses =

@@ -14,6 +14,7 @@ import { deriveChild, parseChildId } from '../array-state.js';
 export interface LocalEngineAccess {
   barrier(): Promise<void>;
   barrierFor(ids: Iterable<string>): Promise<void>;
+  barrierWhere(matches: (job: Job) => boolean): Promise<void>;
 }
 
 export class JobReader {
@@ -25,6 +26,11 @@ export class JobReader {
   /** Resolves once this replica's own engine has committed what it changed (read-your-writes on the leader). */
   async settle(): Promise<void> {
     await this.engine()?.barrier();
+  }
+
+  /** As `settle`, for the jobs `matches` picks only (a listing of one queue, or of an array's children). */
+  async settleWhere(matches: (job: Job) => boolean): Promise<void> {
+    await this.engine()?.barrierWhere(matches);
   }
 
   /**
