@@ -9,6 +9,7 @@
  * request is answered only after that transaction committed.
  */
 import Database from 'better-sqlite3';
+import { statSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { checkFence, UPSERT_JOB_SQL, upsertJobRows, type JobRowValues } from './job-rows.js';
 import { acquireLeaseIn, type LeaseResult } from './lease.js';
@@ -70,13 +71,11 @@ db.pragma(`cache_size = -${role === 'checkpointer' ? CHECKPOINTER_CACHE_KIB : WR
 if (!autocheckpoint) db.pragma('wal_autocheckpoint = 0');
 db.pragma(`journal_size_limit = ${walSizeLimit ?? WAL_SIZE_LIMIT_BYTES}`);
 if (role === 'checkpointer') {
-  const pageSize = db.pragma('page_size', { simple: true }) as number;
   const checkpoint = (): void => {
     // A failed checkpoint (SQLITE_BUSY past the timeout, a full disk) changes nothing: the next tick tries again.
     // Thrown here it would kill this thread and, unhandled, the server.
     try {
-      const [r] = db.pragma('wal_checkpoint(PASSIVE)') as { busy: number; log: number; checkpointed: number }[];
-      if (r && r.log * pageSize > WAL_TRUNCATE_BYTES) db.pragma('wal_checkpoint(TRUNCATE)');
+      db.pragma('wal_checkpoint(PASSIVE)'); // the writer rewinds a WAL this cannot (boundWal)
     } catch {
       // see above
     }
@@ -133,9 +132,30 @@ const drain = (): void => {
     replies = reqs.map((r) => ({ id: r.id, error: (err as Error).message }));
   }
   for (const r of replies) parentPort!.postMessage(r);
+  if (!autocheckpoint) boundWal();
   if (closing) {
     db.close();
     parentPort!.close();
+  }
+};
+
+/** Empties the WAL once it outgrew WAL_TRUNCATE_BYTES (see wal-policy.ts); a failed try is repeated after the next commit. */
+const boundWal = (): void => {
+  let size = 0;
+  try {
+    size = statSync(`${file}-wal`).size;
+  } catch {
+    return; // no WAL file (yet)
+  }
+  if (size <= WAL_TRUNCATE_BYTES) return;
+  // Waits for readers of old frames, but not for as long as a commit would (a long reader must not stall every commit).
+  db.pragma(`busy_timeout = ${CHECKPOINTER_BUSY_MS}`);
+  try {
+    db.pragma('wal_checkpoint(TRUNCATE)');
+  } catch {
+    // busy past the timeout or a full disk: the next commit tries again
+  } finally {
+    db.pragma(`busy_timeout = ${WRITER_BUSY_MS}`);
   }
 };
 
