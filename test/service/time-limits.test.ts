@@ -3,66 +3,39 @@
  * time is ours, since AWS's minimum maxTimeSeconds is 600.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { discardLogs } from '../../src/core/ports.js';
-import { ProcessRuntime } from '../../src/runtime/process/process-runtime.js';
-import type { Caller } from '../../src/core/caller.js';
-import { JobService } from '../../src/service/jobs/job-service.js';
-import { ResourceRegistry } from '../../src/service/resources.js';
-import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
+import { admin, startLocalService, type LocalService } from '../helpers/local-service.js';
 
 let now = 1_800_000_000_000;
-const clock = () => now;
-const admin: Caller = { user: 'root', pi: '', admin: true };
-const dir = mkdtempSync(join(tmpdir(), 'openbatch-limits-'));
-const store = new SqliteStore({ file: join(dir, 'db.sqlite'), durable: false });
-const arn = { region: 'us-east-1', accountId: '123456789012' };
-const registry = new ResourceRegistry(store, arn, clock);
-const jobs = new JobService(store, registry, { arn, host: { vcpus: 2, memoryMiB: 1024, gpus: 0 }, clock });
-jobs.runtime = new ProcessRuntime({ scratchRoot: join(dir, 'scratch'), stateDir: join(dir, 'run') }, jobs.host);
-jobs.logs = discardLogs;
+let svc: LocalService;
 
 before(async () => {
-  await jobs.start();
-  await registry.createComputeEnvironment({
-    computeEnvironmentName: 'ce',
-    type: 'MANAGED',
-    computeResources: { type: 'EC2', maxvCpus: 2 },
-  });
-  await registry.createJobQueue({
-    jobQueueName: 'q',
-    priority: 1,
-    computeEnvironmentOrder: [{ order: 1, computeEnvironment: 'ce' }],
-    jobStateTimeLimitActions: [
-      { reason: 'MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT', state: 'RUNNABLE', maxTimeSeconds: 600, action: 'CANCEL' },
-    ],
-  });
-  await registry.registerJobDefinition(
-    {
-      jobDefinitionName: 'd',
-      type: 'container',
-      containerProperties: { image: 'x', command: ['sleep', '60'], vcpus: 1, memory: 64 },
+  svc = await startLocalService({
+    clock: () => now,
+    command: ['sleep', '60'],
+    queue: {
+      jobStateTimeLimitActions: [
+        {
+          reason: 'MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT',
+          state: 'RUNNABLE',
+          maxTimeSeconds: 600,
+          action: 'CANCEL',
+        },
+      ],
     },
-    undefined,
-  );
+  });
 });
 after(async () => {
-  await jobs.close();
-  await jobs.runtime.close();
-  await store.close();
-  rmSync(dir, { recursive: true, force: true });
+  await svc.close();
 });
 
 const submit = (name: string, vcpus: number, extra: Record<string, unknown> = {}) =>
-  jobs.submit(
+  svc.jobs.submit(
     admin,
     { jobName: name, jobQueue: 'q', jobDefinition: 'd', containerOverrides: { vcpus }, ...extra },
     100,
   );
-const describe = async (id: string) => (await jobs.describe(admin, { jobs: [id] })).jobs[0] as Record<string, any>;
+const describe = async (id: string) => (await svc.jobs.describe(admin, { jobs: [id] })).jobs[0] as Record<string, any>;
 const settle = () => new Promise((r) => setTimeout(r, 50));
 
 test('a job that can never fit is cancelled after maxTimeSeconds; a capacity-blocked one is not', async () => {
@@ -94,9 +67,9 @@ test('a job that can never fit is cancelled after maxTimeSeconds; a capacity-blo
   );
 
   now += 599_000;
-  assert.equal(jobs.applyTimeLimits(), 0, 'nothing is cancelled before maxTimeSeconds');
+  assert.equal(svc.jobs.applyTimeLimits(), 0, 'nothing is cancelled before maxTimeSeconds');
   now += 2_000;
-  assert.equal(jobs.applyTimeLimits(), 4, 'the big job and the 3 array children');
+  assert.equal(svc.jobs.applyTimeLimits(), 4, 'the big job and the 3 array children');
   await settle();
   const after = await describe(big.jobId);
   assert.equal(after.status, 'FAILED');
@@ -110,7 +83,7 @@ test('a job that can never fit is cancelled after maxTimeSeconds; a capacity-blo
   assert.equal(parent.status, 'FAILED');
   assert.equal(parent.arrayProperties.statusSummary.FAILED, 3);
   assert.equal((await describe(waiting.jobId)).status, 'RUNNABLE', 'CAPACITY is not the action reason');
-  await jobs.terminate(admin, { jobId: fill1.jobId, reason: 'done' });
-  await jobs.terminate(admin, { jobId: fill2.jobId, reason: 'done' });
-  await jobs.cancel(admin, { jobId: waiting.jobId, reason: 'done' });
+  await svc.jobs.terminate(admin, { jobId: fill1.jobId, reason: 'done' });
+  await svc.jobs.terminate(admin, { jobId: fill2.jobId, reason: 'done' });
+  await svc.jobs.cancel(admin, { jobId: waiting.jobId, reason: 'done' });
 });
