@@ -5,7 +5,7 @@
  * ran once, and its whole log (written before and after the kill) is readable.
  */
 import assert from 'node:assert/strict';
-import { chmodSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import * as B from '@aws-sdk/client-batch';
@@ -82,10 +82,13 @@ void describe('Slurm jobs across a change of leader', () => {
         },
       }),
     );
-    // Every run leaves a line in a file of its own on the shared disk, so a second run of a job would show.
+    // Every run leaves a line in a file of its own on the shared disk, so a second run of a job would show. The jobs
+    // run until the test opens the gate (after the take-over): however late their first line reaches the log store,
+    // they are still running when the leader dies.
     const ran = join(slurm.dir, 'ran');
     mkdirSync(ran);
     chmodSync(ran, 0o777);
+    const gate = join(slurm.dir, 'gate');
     const ids = await Promise.all(
       Array.from({ length: 4 }, async (_, i) => {
         const r = await sdk.send(
@@ -94,7 +97,11 @@ void describe('Slurm jobs across a change of leader', () => {
             jobQueue: 'mixed',
             jobDefinition: 'def',
             containerOverrides: {
-              command: ['sh', '-c', `echo "$SLURM_JOB_ID" >> ${ran}/$AWS_BATCH_JOB_ID; echo begin; sleep 20; echo end`],
+              command: [
+                'sh',
+                '-c',
+                `echo "$SLURM_JOB_ID" >> ${ran}/$AWS_BATCH_JOB_ID; echo begin; while [ ! -e ${gate} ]; do sleep 0.2; done; echo end`,
+              ],
             },
           }),
         );
@@ -127,6 +134,7 @@ void describe('Slurm jobs across a change of leader', () => {
       (l) => l?.leader === survivor,
       60_000,
     );
+    writeFileSync(gate, '');
     for (const id of ids) {
       const j = await until(id, ['SUCCEEDED', 'FAILED'], 120_000);
       assert.equal(j.status, 'SUCCEEDED', j.statusReason);
