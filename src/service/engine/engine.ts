@@ -75,6 +75,12 @@ const PUBLISH_MS = 100;
 const PUBLISH_COST_SHARE = 20;
 const PUBLISH_MAX_MS = 2000;
 /**
+ * ...and at most this many bytes of it a millisecond (100 KB/s): the row is rewritten whole, and with many deep queues
+ * it holds the first 100 RUNNABLE of each, hundreds of KB that the writer thread committed several times a second
+ * beside SubmitJob's rows.
+ */
+const PUBLISH_BYTES_PER_MS = 100;
+/**
  * How far back a rescan for RUNNABLE jobs another replica inserted looks (by their creation time): a lost signal is
  * found within a rescan period, and the rescan reads recent jobs only, not a deep queue.
  */
@@ -1373,7 +1379,7 @@ export class Engine implements RuntimeEvents {
     // main thread at one publish per 100 ms. Publishing at most once per PUBLISH_COST_SHARE of its cost bounds that.
     this.publishEveryMs = Math.min(
       PUBLISH_MAX_MS,
-      Math.max(PUBLISH_MS, (performance.now() - began) * PUBLISH_COST_SHARE),
+      Math.max(PUBLISH_MS, (performance.now() - began) * PUBLISH_COST_SHARE, state.length / PUBLISH_BYTES_PER_MS),
     );
     await this.store.putEngineState(state, this.fence);
   }
