@@ -8,7 +8,7 @@
  * time. The server is then started on that data directory, which is also the restart figure (spawn to listening; the
  * server listens only once its engine has loaded the active jobs). Opt-in (`--only scale.million`): 3 to 6 minutes a round here.
  */
-import { v7 as uuidv7 } from 'uuid';
+import { randomUUID } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -99,7 +99,7 @@ async function load(dataDir: string, templateIds: string[]): Promise<number> {
     for (let i = 0; i < JOBS; i++) {
       const q = i % QUEUES;
       const t = tpl[q]!;
-      const jobId = uuidv7({ msecs: base + i }); // as SubmitJob makes them (src/service/submission.ts)
+      const jobId = randomUUID();
       batch.push({
         ...t,
         jobId,

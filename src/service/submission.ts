@@ -3,7 +3,7 @@
  * revision, overrides, retry/timeout bounds, array size, dependency kinds), then the job's resolved, immutable spec.
  * Nothing is stored here; the job service persists what this returns.
  */
-import { v7 as uuidv7 } from 'uuid';
+import { randomUUID } from 'node:crypto';
 import { batchArn, type ArnContext } from '../core/arn.js';
 import { ClientException } from '../core/errors.js';
 import {
@@ -189,9 +189,7 @@ export async function buildJob(ctx: SubmissionContext, input: Input, bodyBytes: 
         `job definition ${def.jobDefinitionName}:${def.revision}'s consumableResourceProperties`,
       );
 
-  // Time-ordered (UUID version 7: milliseconds, then 74 random bits): a new id lands at the end of the stores' job id
-  // indexes, where a random one dirtied a page of its own per insert once the table outgrew the cache.
-  const jobId = uuidv7();
+  const jobId = randomUUID();
   const now = ctx.now;
   const tags = {
     ...(def.propagateTags || input.propagateTags ? (def.tags ?? {}) : {}),
