@@ -1,6 +1,7 @@
 /** Runs the real clients (aws CLI v1 and v2, python with boto3) against a test server. */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { runWarm } from './warm-clients.js';
 
 /** aws CLI v1 comes with the machine's Python (pip); v2 is Debian's awscli package at /usr/bin/aws. */
 export const AWS_V1 = process.env.OPENBATCH_TEST_AWS_V1 ?? 'aws';
@@ -12,7 +13,11 @@ export interface RunResult {
   stderr: string;
 }
 
+/** Runs a command to its end; the aws CLI and `python3 -c` run in a warm interpreter (warm-clients.ts). */
 export function run(cmd: string, args: string[], env: NodeJS.ProcessEnv, input?: string): RunResult {
+  const warm = runWarm(cmd, args, env, input, 120_000);
+  if (warm?.error) throw new Error(`${cmd} ${args.join(' ').slice(0, 200)}: ${warm.error}`);
+  if (warm) return warm;
   const r = spawnSync(cmd, args, { env, encoding: 'utf8', input, timeout: 120_000, maxBuffer: 256 * 1024 * 1024 });
   if (r.error) throw r.error;
   return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
