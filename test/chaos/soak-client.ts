@@ -2,8 +2,8 @@
  * The soak's load generator, run as its own process (forked by soak-load.ts) so that its CPU is not the server's and
  * its event loop does not stretch the latencies it measures. Each virtual client is one keep-alive connection and a
  * loop of SigV4-signed requests (one reused signer per service, so the signing key is derived once, not per request);
- * a request's latency runs from the moment its bytes are written to the moment its whole answer is read, signing
- * excluded. Results go back to the parent over IPC.
+ * a request's latency runs from the moment its bytes are written (paced: from when the request was due) to the moment
+ * its whole answer is read, signing excluded. Results go back to the parent over IPC.
  */
 import { connect, type Socket } from 'node:net';
 import { Hash } from '@smithy/hash-node';
@@ -19,6 +19,12 @@ export interface SoakClientConfig {
   durationMs: number;
   queue: string;
   jobDefinition: string;
+  /**
+   * Paced: each client starts a request every intervalMs (its start staggered), and a request's latency runs from
+   * when it was due, so a client that falls behind counts the wait. Unset: a closed loop, each client sending its next
+   * request as soon as the last was answered.
+   */
+  intervalMs?: number;
 }
 
 export interface SoakClientResult {
@@ -205,6 +211,8 @@ export async function runSoakClients(c: SoakClientConfig): Promise<SoakClientRes
     // would be a leak and not the queue).
     const mine: string[] = [];
     let i = n;
+    const paced = c.intervalMs;
+    let due = paced ? performance.now() + (paced * n) / c.clients : 0;
     while (Date.now() < end) {
       let call = calls[i++ % calls.length]!();
       // Calls about a job wait until one exists.
@@ -212,7 +220,12 @@ export async function runSoakClients(c: SoakClientConfig): Promise<SoakClientRes
       if ((call.op === 'CancelJob' || call.op === 'TerminateJob') && mine.length)
         call = { ...call, body: { ...call.body, jobId: mine.shift() } };
       const bytes = await wire(call);
-      const t0 = performance.now();
+      if (paced) {
+        const wait = due - performance.now();
+        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      }
+      const t0 = paced ? due : performance.now();
+      due += paced ?? 0;
       try {
         const r = await conn.send(bytes);
         const ms = performance.now() - t0;

@@ -22,6 +22,8 @@ export interface SoakOptions {
   warmupMs: number;
   queue: string;
   jobDefinition: string;
+  /** Paced load: each client starts a request every intervalMs (see SoakClientConfig); unset: a closed loop. */
+  intervalMs?: number;
 }
 
 /** The server's own view of the measured window, from its /metrics. */
@@ -190,6 +192,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
     durationMs: o.durationMs,
     queue: o.queue,
     jobDefinition: o.jobDefinition,
+    ...(o.intervalMs ? { intervalMs: o.intervalMs } : {}),
   } satisfies SoakClientConfig);
   let first: Scrape | undefined;
   let rssStart = 0;
