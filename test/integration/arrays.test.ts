@@ -12,6 +12,8 @@ import { BIN, startTestServer, type TestServer } from '../helpers/server.js';
 
 let srv: TestServer;
 let out: string;
+/** The job of the timeout test, submitted in before(). */
+let slowJob: string;
 
 /** Runs a boto3 script with `batch` (a client for the server) and helpers in scope; returns its JSON output. */
 function boto(code: string): any {
@@ -39,7 +41,7 @@ def submit(name, command, **kw):
 describe('array jobs, dependencies, retries, timeouts', () => {
   before(async () => {
     requireBinary(AWS_V1, 'install the aws CLI v1 (pip install awscli)');
-    srv = await startTestServer({ args: ['--runtime', 'process', '--vcpus', '4', '--stop-grace-seconds', '2'] });
+    srv = await startTestServer({ args: ['--runtime', 'process', '--vcpus', '5', '--stop-grace-seconds', '2'] });
     out = mkdtempSync(join(tmpdir(), 'openbatch-arrays-'));
     const cli = (args: string[]) => aws(AWS_V1, srv.url, srv.env, args);
     cli([
@@ -72,6 +74,32 @@ describe('array jobs, dependencies, retries, timeouts', () => {
       '--container-properties',
       '{"image":"busybox","vcpus":1,"memory":64,"command":["true"]}',
     ]);
+    // The timeout test's job: AWS allows no attempt timeout under 60 s, so it starts now and runs while the other
+    // tests do; the last test checks how it ended. It has a compute environment and a queue of its own, on a fifth
+    // host vCPU, so that it takes nothing from 'ce' (4 vCPUs: the cancel test counts what runs at once on it).
+    cli([
+      'batch',
+      'create-compute-environment',
+      '--compute-environment-name',
+      'ce-slow',
+      '--type',
+      'MANAGED',
+      '--compute-resources',
+      'type=EC2,maxvCpus=1,subnets=s',
+    ]);
+    cli([
+      'batch',
+      'create-job-queue',
+      '--job-queue-name',
+      'q-slow',
+      '--priority',
+      '1',
+      '--compute-environment-order',
+      'order=1,computeEnvironment=ce-slow',
+    ]);
+    slowJob = boto(`
+print(json.dumps(batch.submit_job(jobName='slow', jobQueue='q-slow', jobDefinition='sh', containerOverrides={'command': ['sh', '-c', 'sleep 600']}, timeout={'attemptDurationSeconds': 60}, retryStrategy={'attempts': 3})['jobId']))
+`);
   });
   after(async () => srv?.stop());
 
@@ -258,11 +286,10 @@ print(json.dumps({'elapsed': elapsed, 'seen': seen, 'pages': pages, 'parent': j[
     }
   });
 
+  // Last: its job was submitted in before() and has been running meanwhile.
   it('a timed-out attempt is stopped, reported, and not retried', { timeout: 150_000 }, () => {
-    const r = boto(`
-t = submit('slow', 'sleep 600', timeout={'attemptDurationSeconds': 60}, retryStrategy={'attempts': 3})
-print(json.dumps(wait([t], timeout=120)[t]))
-`);
+    const r = boto(`print(json.dumps(wait(['${slowJob}'], timeout=120)['${slowJob}']))`);
+    assert.equal(r.jobQueue.split('/').pop(), 'q-slow');
     assert.equal(r.status, 'FAILED');
     assert.equal(r.statusReason, 'Job attempt duration exceeded timeout');
     assert.equal(r.attempts.length, 1);
