@@ -68,11 +68,19 @@ describe('Slurm runtime on a three-node cluster', () => {
   let slurm: TestSlurm;
   let events: Recorder;
   let runtime: SlurmRuntime;
-  const make = (ev: RuntimeEvents) =>
+  /** The time-limit test's jobs, started by the second test, checked by the last. */
+  const timed: {
+    live?: RunSpec;
+    across?: RunSpec;
+    liveEvents?: Recorder;
+    liveRuntime?: SlurmRuntime;
+    acrossSlurmId?: string;
+  } = {};
+  const make = (ev: RuntimeEvents, stateDir = `${slurm.dir}/runtime`) =>
     new SlurmRuntime(
       {
         partition: 'batch',
-        stateDir: `${slurm.dir}/runtime`,
+        stateDir,
         env: slurm.env,
         accounts: { default: 'nobody', byPi: { root: 'root' } },
         pollMs: 150,
@@ -88,6 +96,7 @@ describe('Slurm runtime on a three-node cluster', () => {
   });
   after(async () => {
     await runtime?.close();
+    await timed.liveRuntime?.close();
     await slurm?.stop();
   });
 
@@ -118,6 +127,33 @@ describe('Slurm runtime on a three-node cluster', () => {
     }
     // Four starts within the batching window went out as one Slurm array job.
     assert.equal(new Set(specs.map((s) => events.of(s.jobId).started!.split('_')[0])).size, 1);
+  });
+
+  // Slurm's time limit is a minute at least, so the time-limit test's two jobs start here and run while the tests
+  // after this one do; the last test checks how they ended. They start after the placement test (which needs every
+  // node free) and take one CPU each, which leaves a free node to the node-failure test's whole-node job. Each has a
+  // state directory of its own: a recover() over another directory (the restart test's) would cancel them.
+  it("starts two jobs under Slurm's time limit, one of whose owners then closes (checked by the last test)", async () => {
+    const cmd = ['sh', '-c', 'trap "echo caught; exit 0" TERM; echo up; while :; do sleep 1; done'];
+    timed.live = spec(cmd, { timeoutSeconds: 60 });
+    timed.across = spec(cmd, { timeoutSeconds: 60 });
+    timed.liveEvents = new Recorder();
+    timed.liveRuntime = make(timed.liveEvents, `${slurm.dir}/time-limit-live`);
+    timed.liveRuntime.start(timed.live);
+    const first = new Recorder();
+    const a = make(first, `${slurm.dir}/time-limit-across`);
+    try {
+      a.start(timed.across);
+      await waitFor(
+        'both to run',
+        () => [timed.liveEvents!.of(timed.live!.jobId).out, first.of(timed.across!.jobId).out],
+        (o) => o.every((x) => x === 'up\n'),
+        30_000,
+      );
+      timed.acrossSlurmId = first.of(timed.across.jobId).started!.replace('slurm/', '');
+    } finally {
+      await a.close();
+    }
   });
 
   it('streams output while the job runs, and reports the exit code', async () => {
@@ -176,51 +212,6 @@ describe('Slurm runtime on a three-node cluster', () => {
     assert.equal(exit.reason, 'Slurm job cancelled (scancel) at openbatch request');
     assert.equal(exit.exitCode, 143);
     assert.match(events.of(s.jobId).out, /got-term/);
-  });
-
-  it("Slurm's time limit is a timeout even when the command catches SIGTERM and exits 0, live and across a restart", async () => {
-    // --time=1: Slurm stops them a minute (and up to its next time-limit check) after they start.
-    const cmd = ['sh', '-c', 'trap "echo caught; exit 0" TERM; echo up; while :; do sleep 1; done'];
-    const live = spec(cmd, { timeoutSeconds: 60 });
-    const across = spec(cmd, { timeoutSeconds: 60 });
-    runtime.start(live);
-    const first = new Recorder();
-    const a = make(first);
-    a.start(across);
-    await waitFor(
-      'both to run',
-      () => [events.of(live.jobId).out, first.of(across.jobId).out],
-      (o) => o.every((x) => x === 'up\n'),
-      30_000,
-    );
-    const acrossId = first.of(across.jobId).started!.replace('slurm/', '');
-    await a.close();
-    // The first owner is gone when Slurm's limit stops its job; the next one finds it ended, exit code 0.
-    await waitFor(
-      'Slurm to time it out',
-      () => slurm.cmd('squeue', ['-h', '-t', 'all', '-j', acrossId, '-o', '%T']).trim(),
-      (st) => st === 'TIMEOUT',
-      180_000,
-    );
-    const second = new Recorder();
-    const b = make(second);
-    try {
-      assert.deepEqual(await b.recover([{ jobId: across.jobId, attempt: 1 }]), []);
-      for (const [rec, s] of [
-        [events, live],
-        [second, across],
-      ] as const) {
-        const exit = await rec.exit(s.jobId, 180_000);
-        // The reason is what matters. The exit code is 0 when the batch script recorded the command's exit before
-        // Slurm's kill grace ran out, and absent when it did not (a loaded machine): both are a timeout.
-        assert.equal(exit.statusReason, 'Job attempt duration exceeded timeout', s.jobId);
-        assert.ok(exit.exitCode === 0 || exit.exitCode === undefined, `${s.jobId}: exit code ${exit.exitCode}`);
-        // `live` shows all its output; `across` only what came after the restart (its `up` went to the first owner).
-        assert.match(rec.of(s.jobId).out, /(up|caught)\n$/, 'the output reached the log');
-      }
-    } finally {
-      await b.close();
-    }
   });
 
   it('a node that dies under a job is reported as a terminated host (NODE_FAIL)', async () => {
@@ -286,6 +277,42 @@ describe('Slurm runtime on a three-node cluster', () => {
       assert.equal(second.jobs.has(orphan.jobId), false, 'the orphan is not reported to the new owner');
       const lost = await b.recover([{ jobId: 'never-started', attempt: 1 }]);
       assert.deepEqual(lost, [{ jobId: 'never-started', attempt: 1 }]);
+    } finally {
+      await b.close();
+    }
+  });
+
+  // Last: its jobs started in the second test and have run meanwhile.
+  it("Slurm's time limit is a timeout even when the command catches SIGTERM and exits 0, live and across a restart", async () => {
+    // --time=1: Slurm stops them a minute (and up to its next time-limit check) after they start.
+    const { live, across, liveEvents, acrossSlurmId } = timed;
+    assert.ok(
+      live && across && liveEvents && acrossSlurmId,
+      'the jobs of this test did not start (see the second test)',
+    );
+    // The first owner is gone when Slurm's limit stops its job; the next one finds it ended, exit code 0.
+    await waitFor(
+      'Slurm to time it out',
+      () => slurm.cmd('squeue', ['-h', '-t', 'all', '-j', acrossSlurmId, '-o', '%T']).trim(),
+      (st) => st === 'TIMEOUT',
+      180_000,
+    );
+    const second = new Recorder();
+    const b = make(second, `${slurm.dir}/time-limit-across`);
+    try {
+      assert.deepEqual(await b.recover([{ jobId: across.jobId, attempt: 1 }]), []);
+      for (const [rec, s] of [
+        [liveEvents, live],
+        [second, across],
+      ] as const) {
+        const exit = await rec.exit(s.jobId, 180_000);
+        // The reason is what matters. The exit code is 0 when the batch script recorded the command's exit before
+        // Slurm's kill grace ran out, and absent when it did not (a loaded machine): both are a timeout.
+        assert.equal(exit.statusReason, 'Job attempt duration exceeded timeout', s.jobId);
+        assert.ok(exit.exitCode === 0 || exit.exitCode === undefined, `${s.jobId}: exit code ${exit.exitCode}`);
+        // `live` shows all its output; `across` only what came after the restart (its `up` went to the first owner).
+        assert.match(rec.of(s.jobId).out, /(up|caught)\n$/, 'the output reached the log');
+      }
     } finally {
       await b.close();
     }
