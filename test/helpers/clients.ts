@@ -59,17 +59,33 @@ export async function waitFor<T>(
 /**
  * The aws CLI calls a test of jobs keeps making against one server: `batch <args>`, one job's description, waiting for
  * a job to reach a state, and a log stream's messages. `target` is read at each call (servers start in before()).
+ *
+ * `statusOf` (a job's status by a cheaper client, the in-process SDK) makes `until` wait with it and only then ask the
+ * CLI for the description it returns: each aws CLI process costs a second or so of CPU, which a wait of minutes
+ * spent polling with it takes from the jobs it waits for.
  */
-export function jobsCli(target: () => { url: string; env: NodeJS.ProcessEnv }, bin = AWS_V2) {
+export function jobsCli(
+  target: () => { url: string; env: NodeJS.ProcessEnv },
+  bin = AWS_V2,
+  statusOf?: (id: string) => Promise<string | undefined>,
+) {
   const batch = (args: string[]) => aws(bin, target().url, target().env, ['batch', ...args]);
   const describe1 = (id: string) => batch(['describe-jobs', '--jobs', id]).jobs[0];
-  const until = (id: string, states: string[], ms = 90_000) =>
-    waitFor(
+  const until = async (id: string, states: string[], ms = 90_000) => {
+    if (statusOf)
+      await waitFor(
+        `job ${id} in ${states.join('/')}`,
+        () => statusOf(id),
+        (s) => s !== undefined && states.includes(s),
+        ms,
+      );
+    return waitFor(
       `job ${id} in ${states.join('/')}`,
       () => describe1(id),
       (j) => states.includes(j.status),
       ms,
     );
+  };
   const logOf = (stream: string): string[] =>
     aws(bin, target().url, target().env, [
       'logs',

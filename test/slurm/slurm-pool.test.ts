@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import * as B from '@aws-sdk/client-batch';
+import * as L from '@aws-sdk/client-cloudwatch-logs';
 import { AWS_V2, requireBinary, run, waitFor, jobsCli } from '../helpers/clients.js';
 import { sdkClient } from '../helpers/signed.js';
 import { startTestSlurm, type TestSlurm } from '../helpers/slurm.js';
@@ -18,7 +19,51 @@ describe('a Slurm partition as the capacity of a compute environment', () => {
   let slurm: TestSlurm;
   let server: TestServer;
   let serverArgs: string[];
-  const { batch, describe1, until, logOf } = jobsCli(() => server);
+  /** The job of the timeout test, submitted in before(). */
+  let overtimeJob: string;
+  // Waits poll with the SDK (one aws CLI process per poll would take CPU from the cluster's jobs for minutes); what
+  // a wait returns, and every other call, is the aws CLI's.
+  const sdks = new WeakMap<TestServer, B.BatchClient>();
+  const sdkOf = (s: TestServer) => sdks.get(s) ?? (sdks.set(s, sdkClient(s)), sdks.get(s)!);
+  const { batch, describe1, until, logOf } = jobsCli(
+    () => server,
+    AWS_V2,
+    async (id) => (await sdkOf(server).send(new B.DescribeJobsCommand({ jobs: [id] }))).jobs?.[0]?.status,
+  );
+  /** Waits (SDK) until every job is in one of `states`; then their descriptions by one aws CLI describe-jobs. */
+  const untilAll = async (ids: string[], states: string[], ms: number) => {
+    await waitFor(
+      `jobs ${ids.join(', ')} in ${states.join('/')}`,
+      async () => (await sdkOf(server).send(new B.DescribeJobsCommand({ jobs: ids }))).jobs!.map((j) => j.status!),
+      (s) => s.length === ids.length && s.every((x) => states.includes(x)),
+      ms,
+    );
+    const jobs = batch(['describe-jobs', '--jobs', ...ids]).jobs as { jobId: string }[];
+    return ids.map((id) => jobs.find((j) => j.jobId === id) as any);
+  };
+  // Log streams read in-process, for the tests that read many (the aws CLI's get-log-events is the seeds' test's,
+  // the array's and the timeout's).
+  const logClients = new WeakMap<TestServer, L.CloudWatchLogsClient>();
+  const logsOf = (s: TestServer) =>
+    logClients.get(s) ??
+    (logClients.set(
+      s,
+      new L.CloudWatchLogsClient({
+        endpoint: s.url,
+        region: 'us-east-1',
+        credentials: { accessKeyId: s.accessKeyId, secretAccessKey: s.secretAccessKey },
+        maxAttempts: 1,
+      }),
+    ),
+    logClients.get(s)!);
+  const sdkLogOf = async (stream: string) =>
+    (
+      (
+        await logsOf(server).send(
+          new L.GetLogEventsCommand({ logGroupName: '/aws/batch/job', logStreamName: stream, startFromHead: true }),
+        )
+      ).events ?? []
+    ).map((e) => e.message!);
 
   before(async () => {
     requireBinary(AWS_V2, 'install Debian package awscli (apt-get install -y awscli)');
@@ -73,6 +118,42 @@ describe('a Slurm partition as the capacity of a compute environment', () => {
         ],
       }),
     ]);
+    // The timeout test's job: AWS allows no attempt timeout under 60 s, so it starts now and runs while the tests
+    // before its own do. A compute environment and queue of its own (one vCPU of the partition's twelve): it takes
+    // nothing from 'mixed', whose jobs the next tests count.
+    batch([
+      'create-compute-environment',
+      '--compute-environment-name',
+      'overtime',
+      '--type',
+      'UNMANAGED',
+      '--unmanagedv-cpus',
+      '1',
+      '--tags',
+      `openbatch:slurm-partition=${slurm.partition}`,
+    ]);
+    batch([
+      'create-job-queue',
+      '--job-queue-name',
+      'overtime',
+      '--priority',
+      '1',
+      '--compute-environment-order',
+      'order=1,computeEnvironment=overtime',
+    ]);
+    overtimeJob = batch([
+      'submit-job',
+      '--job-name',
+      'overtime',
+      '--job-queue',
+      'overtime',
+      '--job-definition',
+      'myJobDef',
+      '--timeout',
+      'attemptDurationSeconds=60',
+      '--container-overrides',
+      JSON.stringify({ command: ['sh', '-c', 'trap "echo caught; exit 0" TERM; echo up; while :; do sleep 1; done'] }),
+    ]).jobId;
   });
   after(async () => {
     await server?.stop();
@@ -144,14 +225,13 @@ describe('a Slurm partition as the capacity of a compute environment', () => {
       }),
     );
     const nodes = new Set<string>();
-    for (const id of ids) {
-      const j = await until(id, ['SUCCEEDED', 'FAILED']);
+    const spans: { startedAt: number; stoppedAt: number }[] = await untilAll(ids, ['SUCCEEDED', 'FAILED'], 120_000);
+    for (const j of spans as any[]) {
       assert.equal(j.status, 'SUCCEEDED', j.statusReason);
-      nodes.add(logOf(j.container.logStreamName)[0]!);
+      nodes.add((await sdkLogOf(j.container.logStreamName))[0]!);
     }
     assert.ok(nodes.size >= 2, `ran on ${[...nodes].join(', ')}`);
     // How many ran at the same time, from their own start and stop times (the host alone would allow one).
-    const spans = ids.map((id) => describe1(id)).map((j: { startedAt: number; stoppedAt: number }) => j);
     const overlap = Math.max(
       ...spans.map((x) => spans.filter((y) => y.startedAt <= x.startedAt && x.startedAt < y.stoppedAt).length),
     );
@@ -201,29 +281,6 @@ describe('a Slurm partition as the capacity of a compute environment', () => {
     assert.doesNotMatch(squeue, new RegExp(jobId));
   });
 
-  it('fails a job that outlives its timeout though its command catches SIGTERM and exits 0', async () => {
-    const { jobId } = batch([
-      'submit-job',
-      '--job-name',
-      'overtime',
-      '--job-queue',
-      'mixed',
-      '--job-definition',
-      'myJobDef',
-      '--timeout',
-      'attemptDurationSeconds=60',
-      '--container-overrides',
-      JSON.stringify({ command: ['sh', '-c', 'trap "echo caught; exit 0" TERM; echo up; while :; do sleep 1; done'] }),
-    ]);
-    const j = await until(jobId, ['SUCCEEDED', 'FAILED'], 240_000);
-    assert.equal(j.status, 'FAILED');
-    assert.equal(j.statusReason, 'Job attempt duration exceeded timeout');
-    assert.equal(j.attempts.length, 1);
-    assert.equal(j.attempts[0].statusReason, 'Job attempt duration exceeded timeout');
-    // Then Slurm's own line about the cancel.
-    assert.deepEqual(logOf(j.container.logStreamName).slice(0, 2), ['up', 'caught']);
-  });
-
   it('keeps a job of an UNMANAGED environment with nothing attached RUNNABLE, saying how to attach capacity', async () => {
     batch(['create-compute-environment', '--compute-environment-name', 'bare', '--type', 'UNMANAGED']);
     batch([
@@ -236,13 +293,15 @@ describe('a Slurm partition as the capacity of a compute environment', () => {
       'order=1,computeEnvironment=bare',
     ]);
     const { jobId } = batch(['submit-job', '--job-name', 'w', '--job-queue', 'bare', '--job-definition', 'myJobDef']);
-    const j = await waitFor(
+    await waitFor(
       'a reason',
-      () => describe1(jobId),
-      (x: { status: string; statusReason?: string }) => x.status === 'RUNNABLE' && !!x.statusReason,
+      async () => (await sdkOf(server).send(new B.DescribeJobsCommand({ jobs: [jobId] }))).jobs![0]!,
+      (x) => x.status === 'RUNNABLE' && !!x.statusReason,
     );
-    assert.match(j.statusReason!, /UNMANAGED with no capacity attached/);
-    assert.match(j.statusReason!, /openbatch:slurm-partition/);
+    const j = describe1(jobId);
+    assert.equal(j.status, 'RUNNABLE');
+    assert.match(j.statusReason, /UNMANAGED with no capacity attached/);
+    assert.match(j.statusReason, /openbatch:slurm-partition/);
   });
 
   it('runs an array of 1,000 children as a few Slurm array jobs, not 1,000 submissions', async () => {
@@ -304,6 +363,18 @@ describe('a Slurm partition as the capacity of a compute environment', () => {
     assert.equal(tasks.split('\n').filter(Boolean).length, 1000);
   });
 
+  // Its job was submitted in before() and has run meanwhile; placed before the restart test, which kills the server.
+  it('fails a job that outlives its timeout though its command catches SIGTERM and exits 0', async () => {
+    const jobId = overtimeJob;
+    const j = await until(jobId, ['SUCCEEDED', 'FAILED'], 240_000);
+    assert.equal(j.status, 'FAILED');
+    assert.equal(j.statusReason, 'Job attempt duration exceeded timeout');
+    assert.equal(j.attempts.length, 1);
+    assert.equal(j.attempts[0].statusReason, 'Job attempt duration exceeded timeout');
+    // Then Slurm's own line about the cancel.
+    assert.deepEqual(logOf(j.container.logStreamName).slice(0, 2), ['up', 'caught']);
+  });
+
   it('re-attaches to running Slurm jobs after openbatch is killed and restarted: none lost, none run twice', async () => {
     // Every run leaves a line in a file of its own on the shared disk, so a second run of a job would show.
     const ran = join(slurm.dir, 'ran');
@@ -334,11 +405,10 @@ describe('a Slurm partition as the capacity of a compute environment', () => {
     ).then((s) => assert.deepEqual(s, ['RUNNING', 'RUNNING', 'RUNNING', 'RUNNING']));
     await server.stop({ keepData: true, signal: 'SIGKILL' });
     server = await startTestServer({ dataDir: server.dataDir, args: serverArgs });
-    for (const id of ids) {
-      const j = await until(id, ['SUCCEEDED', 'FAILED'], 120_000);
+    for (const j of await untilAll(ids, ['SUCCEEDED', 'FAILED'], 120_000)) {
       assert.equal(j.status, 'SUCCEEDED', j.statusReason);
       assert.equal(j.attempts.length, 1, JSON.stringify(j.attempts));
-      assert.deepEqual(logOf(j.container.logStreamName), ['begin', 'end']);
+      assert.deepEqual(await sdkLogOf(j.container.logStreamName), ['begin', 'end']);
     }
     const runs = readdirSync(ran).map((f) => [f, readFileSync(join(ran, f), 'utf8').trim().split('\n')] as const);
     assert.deepEqual(runs.map(([f]) => f).sort(), [...ids].sort());
