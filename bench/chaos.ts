@@ -3,10 +3,7 @@
  * runs the jobs (process runtime). Targets: 0 errors, p99 <= 100 ms, RSS growth <= 10% from the end of a 10 s warm-up.
  */
 import { cpus, loadavg } from 'node:os';
-import { createQueue } from '../test/helpers/setup.js';
-import { sdkClient } from '../test/helpers/signed.js';
-import { startTestServer } from '../test/helpers/server.js';
-import { runSoak, serverMemory } from '../test/chaos/soak-load.js';
+import { serverMemory, soakAgainst, startSoakServer } from '../test/chaos/soak-load.js';
 import { percentile, type ScenarioResult } from './harness.js';
 
 /** Interval between one client's requests in the paced soak: 100 clients offer 1,000 requests a second. */
@@ -18,24 +15,9 @@ async function soakRound(
   intervalMs: number | undefined,
   notes: string[],
 ): Promise<Record<string, number>> {
-  const srv = await startTestServer({ args: ['--vcpus', '4'] });
+  const srv = await startSoakServer();
   try {
-    await createQueue(sdkClient(srv), {
-      queue: 'soak',
-      maxvCpus: 4,
-      definition: { name: 'soak', command: ['true'] },
-    });
-    const res = await runSoak({
-      url: srv.url,
-      creds: srv,
-      pid: srv.proc.pid!,
-      clients: 100,
-      warmupMs: 10_000,
-      durationMs: 60_000,
-      queue: 'soak',
-      jobDefinition: 'soak',
-      ...(intervalMs ? { intervalMs } : {}),
-    });
+    const res = await soakAgainst(srv, { warmupMs: 10_000, durationMs: 60_000, intervalMs });
     const fig: Record<string, number> = {
       p50: percentile(res.latenciesMs, 50),
       p99: percentile(res.latenciesMs, 99),

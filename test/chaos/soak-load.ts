@@ -8,7 +8,9 @@
  */
 import { fork } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import type { Creds } from '../helpers/signed.js';
+import { createQueue } from '../helpers/setup.js';
+import { sdkClient, type Creds } from '../helpers/signed.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
 import type { SoakClientConfig, SoakClientResult } from './soak-client.js';
 
 export interface SoakOptions {
@@ -233,4 +235,32 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
     clearInterval(sampler);
     if (child.exitCode === null) child.kill();
   }
+}
+
+/** A server as the soaks run it (process runtime, 4 vCPUs) with a queue and a definition named `soak` (`true` jobs). */
+export async function startSoakServer(): Promise<TestServer> {
+  const srv = await startTestServer({ args: ['--vcpus', '4'] });
+  try {
+    await createQueue(sdkClient(srv), { queue: 'soak', maxvCpus: 4, definition: { name: 'soak', command: ['true'] } });
+  } catch (err) {
+    await srv.stop();
+    throw err;
+  }
+  return srv;
+}
+
+/** runSoak with 100 clients on the `soak` queue of a startSoakServer server. */
+export function soakAgainst(
+  srv: TestServer,
+  o: Pick<SoakOptions, 'warmupMs' | 'durationMs' | 'intervalMs'>,
+): Promise<SoakResult> {
+  return runSoak({
+    url: srv.url,
+    creds: srv,
+    pid: srv.proc.pid!,
+    clients: 100,
+    queue: 'soak',
+    jobDefinition: 'soak',
+    ...o,
+  });
 }

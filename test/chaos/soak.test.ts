@@ -5,30 +5,18 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { createQueue } from '../helpers/setup.js';
-import { sdkClient } from '../helpers/signed.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
-import { runSoak } from './soak-load.js';
+import type { TestServer } from '../helpers/server.js';
+import { soakAgainst, startSoakServer } from './soak-load.js';
 
 void describe('chaos: soak of 100 concurrent clients', () => {
   let srv: TestServer;
   before(async () => {
-    srv = await startTestServer({ args: ['--vcpus', '4'] });
-    await createQueue(sdkClient(srv), { queue: 'soak', maxvCpus: 4, definition: { name: 'soak', command: ['true'] } });
+    srv = await startSoakServer();
   });
   after(async () => srv?.stop());
 
   void it('serves every request without an error and with bounded memory', async () => {
-    const r = await runSoak({
-      url: srv.url,
-      creds: srv,
-      pid: srv.proc.pid!,
-      clients: 100,
-      warmupMs: 3_000,
-      durationMs: 15_000,
-      queue: 'soak',
-      jobDefinition: 'soak',
-    });
+    const r = await soakAgainst(srv, { warmupMs: 3_000, durationMs: 15_000 });
     assert.equal(r.errorCount, 0, r.errors.join('\n'));
     assert.ok(r.requests > 100, `requests served: ${r.requests}`);
     // Cancel, terminate and tag wait for a first job, so a slow machine may not reach them in 15 s.

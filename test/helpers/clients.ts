@@ -61,8 +61,8 @@ export async function waitFor<T>(
  * a job to reach a state, and a log stream's messages. `target` is read at each call (servers start in before()).
  *
  * `statusOf` (a job's status by a cheaper client, the in-process SDK) makes `until` wait with it and only then ask the
- * CLI for the description it returns: each aws CLI process costs a second or so of CPU, which a wait of minutes
- * spent polling with it takes from the jobs it waits for.
+ * CLI for the description it returns: even in the warm interpreter (warm-clients.ts) each aws CLI call builds a
+ * session and parses its arguments, CPU that a wait of minutes spent polling with it takes from the jobs it waits for.
  */
 export function jobsCli(
   target: () => { url: string; env: NodeJS.ProcessEnv },
