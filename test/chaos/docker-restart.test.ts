@@ -7,11 +7,10 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import * as B from '@aws-sdk/client-batch';
-import * as L from '@aws-sdk/client-cloudwatch-logs';
 import { waitFor } from '../helpers/clients.js';
 import { startTestEngine, TEST_IMAGE, type TestEngine } from '../helpers/docker.js';
 import { createQueue } from '../helpers/setup.js';
-import { sdkClient } from '../helpers/signed.js';
+import { sdkClient, sdkLogMessages } from '../helpers/signed.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 async function setUp(engine: TestEngine): Promise<{ server: TestServer; sdk: B.BatchClient }> {
@@ -50,18 +49,6 @@ const untilStatus = (sdk: B.BatchClient, id: string, status: string[], timeoutMs
     (j) => status.includes(j.status!),
     timeoutMs,
   );
-
-async function logLines(server: TestServer, stream: string): Promise<string[]> {
-  const logs = new L.CloudWatchLogsClient({
-    endpoint: server.url,
-    region: 'us-east-1',
-    credentials: { accessKeyId: server.accessKeyId, secretAccessKey: server.secretAccessKey },
-  });
-  const r = await logs.send(
-    new L.GetLogEventsCommand({ logGroupName: '/aws/batch/job', logStreamName: stream, startFromHead: true }),
-  );
-  return (r.events ?? []).map((e) => e.message!);
-}
 
 async function healthy(server: TestServer): Promise<number> {
   return (await fetch(`${server.url}/healthz`)).status;
@@ -116,7 +103,7 @@ void describe('chaos: the Docker engine restarted while containers run', () => {
     const done = await untilStatus(sdk, id, ['SUCCEEDED', 'FAILED']);
     assert.equal(done.status, 'SUCCEEDED', `${done.statusReason} ${JSON.stringify(done.attempts)}`);
     assert.equal(done.attempts!.length, 1);
-    assert.deepEqual(await logLines(server, done.container!.logStreamName!), [`hello from ${id}`]);
+    assert.deepEqual(await sdkLogMessages(server, done.container!.logStreamName!), [`hello from ${id}`]);
   });
 
   void it('with live-restore: the container keeps running and its attempt goes on, output reported once', async () => {
@@ -129,7 +116,7 @@ void describe('chaos: the Docker engine restarted while containers run', () => {
     const running = await untilStatus(sdk, id, ['RUNNING']);
     await waitFor(
       'the first line logged',
-      () => logLines(server, running.container!.logStreamName!),
+      () => sdkLogMessages(server, running.container!.logStreamName!),
       (l) => l.includes('before'),
       30_000,
     );
@@ -137,6 +124,6 @@ void describe('chaos: the Docker engine restarted while containers run', () => {
     const done = await untilStatus(sdk, id, ['SUCCEEDED', 'FAILED']);
     assert.equal(done.status, 'SUCCEEDED', `${done.statusReason} ${JSON.stringify(done.attempts)}`);
     assert.equal(done.attempts!.length, 1);
-    assert.deepEqual(await logLines(server, done.container!.logStreamName!), ['before', 'after']);
+    assert.deepEqual(await sdkLogMessages(server, done.container!.logStreamName!), ['before', 'after']);
   });
 });

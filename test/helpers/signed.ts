@@ -3,6 +3,7 @@
  * would send (malformed JSON, wrong types, oversized payloads), and an SDK client pointed at a test server.
  */
 import { BatchClient } from '@aws-sdk/client-batch';
+import { CloudWatchLogsClient, GetLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
 import { Hash } from '@smithy/hash-node';
 import { HttpRequest } from '@smithy/protocol-http';
 import { SignatureV4 } from '@smithy/signature-v4';
@@ -84,4 +85,29 @@ export function sdkClient(server: TestServer, creds?: Creds): BatchClient {
     credentials: creds ?? { accessKeyId: server.accessKeyId, secretAccessKey: server.secretAccessKey },
     maxAttempts: 1,
   });
+}
+
+/**
+ * The messages of a job's log stream in /aws/batch/job, from its head (one GetLogEvents page), read with
+ * @aws-sdk/client-cloudwatch-logs as the test server's root (`maxAttempts`: the SDK's retries, its default if unset).
+ */
+export async function sdkLogMessages(
+  server: TestServer,
+  stream: string,
+  opts: { maxAttempts?: number } = {},
+): Promise<string[]> {
+  const logs = new CloudWatchLogsClient({
+    endpoint: server.url,
+    region: 'us-east-1',
+    credentials: { accessKeyId: server.accessKeyId, secretAccessKey: server.secretAccessKey },
+    ...opts,
+  });
+  try {
+    const r = await logs.send(
+      new GetLogEventsCommand({ logGroupName: '/aws/batch/job', logStreamName: stream, startFromHead: true }),
+    );
+    return (r.events ?? []).map((e) => e.message!);
+  } finally {
+    logs.destroy();
+  }
 }

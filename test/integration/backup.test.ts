@@ -9,10 +9,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import * as B from '@aws-sdk/client-batch';
-import { CloudWatchLogsClient, GetLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
 import { run, waitFor } from '../helpers/clients.js';
 import { BIN, startTestServer, type TestServer } from '../helpers/server.js';
 import { createQueue } from '../helpers/setup.js';
+import { sdkLogMessages } from '../helpers/signed.js';
 
 let srv: TestServer;
 let restored: TestServer | undefined;
@@ -111,27 +111,12 @@ describe('openbatch admin backup', () => {
       new B.ListJobsCommand({ jobQueue: 'kept', filters: [{ name: 'JOB_NAME', values: ['during'] }] }),
     );
     assert.ok((listed.jobSummaryList?.length ?? 0) <= submittedDuring, 'nothing the original did not have');
-    const logs = new CloudWatchLogsClient({
-      endpoint: restored.url,
-      region: 'us-east-1',
-      credentials: { accessKeyId: restored.accessKeyId, secretAccessKey: restored.secretAccessKey },
-    });
-    const events = await logs.send(
-      new GetLogEventsCommand({
-        logGroupName: '/aws/batch/job',
-        logStreamName: seen[0]!.container!.logStreamName!,
-        startFromHead: true,
-      }),
-    );
-    assert.deepEqual(
-      events.events?.map((e) => e.message),
-      ['kept output'],
-    );
+    assert.deepEqual(await sdkLogMessages(restored, seen[0]!.container!.logStreamName!), ['kept output']);
     // alice's key, made before the backup, works on the restored server.
     const asAlice = client(restored, alice);
     const queues = await asAlice.send(new B.DescribeJobQueuesCommand({}));
     assert.ok(queues.jobQueues?.some((q) => q.jobQueueName === 'kept'));
-    for (const c of [sdk, copy, asAlice, logs]) c.destroy();
+    for (const c of [sdk, copy, asAlice]) c.destroy();
     ok = true;
   });
 

@@ -9,9 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import * as B from '@aws-sdk/client-batch';
-import * as L from '@aws-sdk/client-cloudwatch-logs';
 import { AWS_V2, requireBinary, run, waitFor, jobsCli } from '../helpers/clients.js';
-import { sdkClient } from '../helpers/signed.js';
+import { sdkClient, sdkLogMessages } from '../helpers/signed.js';
 import { startTestSlurm, type TestSlurm } from '../helpers/slurm.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
@@ -43,27 +42,7 @@ describe('a Slurm partition as the capacity of a compute environment', () => {
   };
   // Log streams read in-process, for the tests that read many (the aws CLI's get-log-events is the seeds' test's,
   // the array's and the timeout's).
-  const logClients = new WeakMap<TestServer, L.CloudWatchLogsClient>();
-  const logsOf = (s: TestServer) =>
-    logClients.get(s) ??
-    (logClients.set(
-      s,
-      new L.CloudWatchLogsClient({
-        endpoint: s.url,
-        region: 'us-east-1',
-        credentials: { accessKeyId: s.accessKeyId, secretAccessKey: s.secretAccessKey },
-        maxAttempts: 1,
-      }),
-    ),
-    logClients.get(s)!);
-  const sdkLogOf = async (stream: string) =>
-    (
-      (
-        await logsOf(server).send(
-          new L.GetLogEventsCommand({ logGroupName: '/aws/batch/job', logStreamName: stream, startFromHead: true }),
-        )
-      ).events ?? []
-    ).map((e) => e.message!);
+  const sdkLogOf = (stream: string) => sdkLogMessages(server, stream, { maxAttempts: 1 });
 
   before(async () => {
     requireBinary(AWS_V2, 'install Debian package awscli (apt-get install -y awscli)');

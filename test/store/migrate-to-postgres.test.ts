@@ -10,12 +10,11 @@ import Database from 'better-sqlite3';
 import pg from 'pg';
 import { join } from 'node:path';
 import * as B from '@aws-sdk/client-batch';
-import * as L from '@aws-sdk/client-cloudwatch-logs';
 import { aws, AWS_V1, run, waitFor } from '../helpers/clients.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/postgres.js';
 import { BIN, startTestServer, type TestServer } from '../helpers/server.js';
 import { createQueue } from '../helpers/setup.js';
-import { sdkClient } from '../helpers/signed.js';
+import { sdkClient, sdkLogMessages } from '../helpers/signed.js';
 import { admin, userEnv, type Creds } from '../helpers/users.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { job } from './fixtures.js';
@@ -110,22 +109,7 @@ void describe('admin migrate: SQLite data directory into PostgreSQL', () => {
     );
     const listed = await pgSdk.send(new B.ListJobsCommand({ jobQueue: 'mq', jobStatus: 'SUCCEEDED' }));
     assert.equal(listed.jobSummaryList!.length, 3);
-    const logs = new L.CloudWatchLogsClient({
-      endpoint: srv.url,
-      region: 'us-east-1',
-      credentials: { accessKeyId: srv.accessKeyId, secretAccessKey: srv.secretAccessKey },
-    });
-    const events = await logs.send(
-      new L.GetLogEventsCommand({
-        logGroupName: '/aws/batch/job',
-        logStreamName: described[0]!.container!.logStreamName!,
-        startFromHead: true,
-      }),
-    );
-    assert.deepEqual(
-      events.events!.map((e) => e.message),
-      ['migrated-output-1'],
-    );
+    assert.deepEqual(await sdkLogMessages(srv, described[0]!.container!.logStreamName!), ['migrated-output-1']);
     const asMia = sdkClient(srv, { accessKeyId: mia.accessKeyId, secretAccessKey: mia.secretAccessKey });
     const mine = await asMia.send(new B.ListJobsCommand({ jobQueue: 'mq' }));
     assert.deepEqual(mine.jobSummaryList, [], "mia's key works on PostgreSQL and she sees no one else's jobs");
