@@ -217,6 +217,8 @@ export async function startServer(cfg: ServerConfig, parts: ServerParts = {}): P
       metrics.batchCall(e);
     },
     onApiResponse: (e) => metrics.apiCall(e),
+    // Commits that landed while the event loop was busy are answered between requests, not after the whole turn.
+    ...(store.deliverCommitted ? { betweenRequests: () => store.deliverCommitted!() } : {}),
     jsonApis: [...(logs?.api ? [logs.api] : []), ...secretStoreApis(users.secrets)],
     plugins: [
       users.plugin,

@@ -38,6 +38,8 @@ export interface HttpOptions {
   /** Extra routes (admin API, dashboard) registered by the composition root. */
   plugins?: ((app: FastifyInstance, verify: (req: FastifyRequest, service: string) => Promise<Caller>) => void)[];
   logger?: boolean;
+  /** Run as each request arrives, before its hooks: work finished elsewhere that waits to be answered (a commit). */
+  betweenRequests?: () => void;
   /** Header, body, time, connection and in-flight bounds (DEFAULT_EDGE_LIMITS where unset). */
   limits?: Partial<EdgeLimits>;
   /** PEM certificate chain and key: serve HTTPS instead of HTTP. */
@@ -128,7 +130,9 @@ export function buildHttpServer(opts: HttpOptions): FastifyInstance {
     },
     ...(opts.tls ? { https: { ...serverOptions, cert: opts.tls.cert, key: opts.tls.key } } : { http: serverOptions }),
   }) as unknown as FastifyInstance;
+  const betweenRequests = opts.betweenRequests;
   app.addHook('onRequest', async (req, reply) => {
+    betweenRequests?.();
     reply.header(REQUEST_ID_HEADER, String(req.id));
   });
   enforceEdgeLimits(app, limits);

@@ -1,4 +1,5 @@
 /** The `openbatch` command: `server` runs the service; the other commands are thin clients of its API. */
+import './young-generation.js'; // first: before the other modules load (see there)
 import { Command, Option } from 'commander';
 import { resolveConfig } from '../config.js';
 import { startServer } from '../server.js';

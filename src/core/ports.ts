@@ -92,6 +92,11 @@ export interface Store {
    */
   readonly writeLanes?: number;
   /**
+   * Resolves at once the writes whose commits have landed but whose answers wait for the event loop (a store that
+   * commits on another thread): called between two requests, so a busy loop answers them within its turn.
+   */
+  deliverCommitted?(): void;
+  /**
    * Inserts new jobs (SubmitJob on any replica; ids are fresh UUIDs), SUBMITTED or (without dependencies, not an
    * array) already RUNNABLE, in one transaction, then tells the leader (`jobs-submitted`).
    */
@@ -343,7 +348,12 @@ export interface RuntimeEvents {
   ): void;
   /** Output of the attempt; of node `node` of a multi-node attempt when given. */
   output(jobId: string, attempt: number, stream: 'stdout' | 'stderr', data: Buffer, node?: number): void;
-  exited(jobId: string, attempt: number, report: ExitReport): void;
+  /**
+   * The attempt ended. `durable`, when given, is called once that end is durable: only then may the runtime delete
+   * what records it (a container and its exit code), or a crash in between would lose the attempt. It is never
+   * called when this replica stops leading before then (the next leader collects the attempt).
+   */
+  exited(jobId: string, attempt: number, report: ExitReport, durable?: () => void): void;
 }
 
 export interface RuntimeStatus {

@@ -71,10 +71,12 @@ export class LocalMultiNode implements Runtime {
         if (!p) return outer.output(id, attempt, stream, data, node);
         outer.output(p.parentId, attempt, stream, data, p.node);
       },
-      exited: (id, attempt, report) => {
+      exited: (id, attempt, report, durable) => {
         const p = parseNodeId(id);
-        if (!p) return outer.exited(id, attempt, report);
+        if (!p) return outer.exited(id, attempt, report, durable);
+        // A node's container may go at once: a multi-node attempt is not re-attached after a restart (it is lost).
         this.nodeExited(p.parentId, attempt, p.node, report);
+        durable?.();
       },
     };
   }

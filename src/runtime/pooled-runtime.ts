@@ -24,9 +24,9 @@ export class PooledRuntime implements Runtime {
     this.poolEvents = {
       started: (jobId, attempt, info) => events.started(jobId, attempt, info),
       output: (jobId, attempt, stream, data, node) => events.output(jobId, attempt, stream, data, node),
-      exited: (jobId, attempt, report) => {
+      exited: (jobId, attempt, report, durable) => {
         this.holders.delete(key(jobId, attempt));
-        events.exited(jobId, attempt, report);
+        events.exited(jobId, attempt, report, durable);
       },
     };
   }

@@ -286,7 +286,11 @@ export class WriteBuffer {
     return false;
   }
 
-  /** Resolves the waiters whose changes are all committed, and starts what waited for a free lane. */
+  /**
+   * Resolves the waiters whose changes are all committed, and schedules what waited for a free lane. Scheduled, not
+   * started: a commit can land in the middle of a turn (Store.deliverCommitted), and the next batch then takes what
+   * the rest of the turn queues, as one commit, instead of the few changes queued so far (decision 0018).
+   */
   private settle(): void {
     let oldest = this.queued.size > 0 ? this.queued.values().next().value!.seq : Infinity;
     for (const b of this.inFlight) oldest = Math.min(oldest, b.from);
@@ -294,6 +298,6 @@ export class WriteBuffer {
     while (n < this.waiters.length && this.waiters[n]!.upTo < oldest) n++;
     const done = this.waiters.splice(0, n);
     for (const w of done) w.resolve();
-    this.start();
+    this.schedule();
   }
 }

@@ -25,5 +25,9 @@ void describe('chaos: soak of 100 concurrent clients', () => {
     const growth = (r.rssEndBytes - r.rssStartBytes) / r.rssStartBytes;
     assert.ok(growth < 0.5, `RSS grew ${(growth * 100).toFixed(1)}% (${r.rssStartBytes} -> ${r.rssEndBytes})`);
     assert.equal((await fetch(`${srv.url}/healthz`)).status, 200);
+    // Started as a user starts it (bin/openbatch), the server capped V8's young generation before loading (0017).
+    const metrics = await (await fetch(`${srv.url}/metrics`)).text();
+    const young = /^openbatch_nodejs_heap_space_size_total_bytes\{space="new"\} (\S+)/m.exec(metrics)?.[1];
+    assert.ok(young !== undefined && Number(young) <= 16 * 2 ** 20, `young generation: ${young} bytes`);
   });
 });

@@ -12,6 +12,7 @@ import type { ExitReport, RunSpec, RuntimeEvents } from '../../src/core/ports.js
 import { DockerRuntime } from '../../src/runtime/docker/docker-runtime.js';
 import { containerOptions } from '../../src/runtime/docker/container-config.js';
 import { GpuPool } from '../../src/runtime/docker/gpu-pool.js';
+import { waitFor } from '../helpers/clients.js';
 import { containersOf, startTestEngine, TEST_IMAGE, type TestEngine } from '../helpers/docker.js';
 
 class Recorder implements RuntimeEvents {
@@ -28,9 +29,10 @@ class Recorder implements RuntimeEvents {
     this.out.set(k, (this.out.get(k) ?? '') + `${stream}:${data.toString()}`);
     this.notify();
   }
-  exited(jobId: string, attempt: number, report: ExitReport): void {
+  exited(jobId: string, attempt: number, report: ExitReport, durable?: () => void): void {
     this.exits.set(`${jobId}#${attempt}`, report);
     this.notify();
+    durable?.();
   }
   private notify(): void {
     for (const w of this.waiters.splice(0)) w();
@@ -73,6 +75,15 @@ void describe('DockerRuntime on a real engine', () => {
         gpus: 2,
       },
       events,
+    );
+
+  /** Until the test's containers are gone (a container goes after its end is durable, a moment after the exit). */
+  const untilNoContainers = () =>
+    waitFor(
+      'no container of the test left',
+      () => containersOf(engine.docker, dir),
+      (l) => l.length === 0,
+      5_000,
     );
 
   before(async () => {
@@ -133,9 +144,37 @@ void describe('DockerRuntime on a real engine', () => {
     assert.equal(ev2.out.get('long#1'), 'stdout:after\n', 'only the output not yet reported');
     assert.equal(ev2.out.get('quick#1'), 'stdout:late\n');
     assert.ok(ev2.startedAt.has('long#1'));
-    // The orphan's attempt was not asked for: its container is removed.
-    assert.deepEqual(await containersOf(engine.docker, dir), []);
+    // The orphan's attempt was not asked for: its container is removed (the others once their ends are durable).
+    await untilNoContainers();
     assert.deepEqual(readdirSync(join(dir, 'scratch')), [], 'scratch directories removed');
+    await rt2.close();
+  });
+
+  void it('keeps an exited container until its end is durable, so a crash before then loses nothing', async () => {
+    // The job service never confirms this end (the server dies before its commit): the container must stay.
+    const ev1 = new (class extends Recorder {
+      override exited(jobId: string, attempt: number, report: ExitReport): void {
+        super.exited(jobId, attempt, report); // and never calls `durable`
+      }
+    })();
+    const rt1 = runtime(ev1);
+    rt1.start(spec('unsaved', ['sh', '-c', 'echo done; exit 3']));
+    await ev1.until('the exit', () => ev1.exits.has('unsaved#1'));
+    assert.equal(ev1.exits.get('unsaved#1')?.exitCode, 3);
+    await new Promise((r) => setTimeout(r, 500));
+    assert.deepEqual(
+      (await containersOf(engine.docker, dir)).map((c) => c.State),
+      ['exited'],
+      'the container outlives an end that is not durable',
+    );
+    await rt1.close(); // the crash
+    const ev2 = new Recorder();
+    const rt2 = runtime(ev2);
+    assert.deepEqual(await rt2.recover([{ jobId: 'unsaved', attempt: 1 }]), [], 'the attempt is not lost');
+    await ev2.until('the exit collected again', () => ev2.exits.has('unsaved#1'));
+    assert.equal(ev2.exits.get('unsaved#1')?.exitCode, 3);
+    // This time the end is durable at once: the container goes.
+    await untilNoContainers();
     await rt2.close();
   });
 

@@ -65,7 +65,10 @@ void describe('eksProperties pods on a real Docker engine', () => {
       {
         started: (j) => started.add(j),
         output: (j, _a, _s, d) => out.set(j, (out.get(j) ?? '') + d.toString()),
-        exited: (j, _a, r) => exits.set(j, r),
+        exited: (j, _a, r, durable) => {
+          exits.set(j, r);
+          durable?.();
+        },
       },
     );
     const pod = (init: string, main: Record<string, unknown>): EksProperties => ({

@@ -33,10 +33,12 @@ void describe('multi-node parallel jobs in containers on one network (docker run
     'echo "node $AWS_BATCH_JOB_NODE_INDEX of $AWS_BATCH_JOB_NUM_NODES main $AWS_BATCH_JOB_MAIN_NODE_INDEX"';
   // The main node listens until every other node's line has arrived, and prints them. A listen that fails (the port
   // still held by the previous connection) is tried again, not counted. busybox nc stops reading when its stdin ends,
-  // so a listener with an empty stdin could lose a line: its stdin stays open a while.
-  const main = `${whoami}; : > /tmp/got; while [ $(wc -l < /tmp/got) -lt $((AWS_BATCH_JOB_NUM_NODES - 1)) ]; do sleep 5 | nc -l -p 5000 >> /tmp/got || sleep 0.2; done; echo "got $(sort /tmp/got | tr '\\n' ' ')"; sleep \${HOLD:-0}; exit \${EXIT:-0}`;
-  // The others send their index to the main node's address (retrying until it listens); node 2 then stays up.
-  const other = `${whoami}; until echo "from-$AWS_BATCH_JOB_NODE_INDEX" | nc $AWS_BATCH_JOB_MAIN_NODE_PRIVATE_IPV4_ADDRESS 5000 2>/dev/null; do sleep 0.2; done; echo "sent to $AWS_BATCH_JOB_MAIN_NODE_PRIVATE_IPV4_ADDRESS"; if [ $AWS_BATCH_JOB_NODE_INDEX = 2 ]; then sleep 300; fi`;
+  // so a listener with an empty stdin could lose a line: its stdin ("ack", then nothing for 5 s) stays open a while.
+  const main = `${whoami}; : > /tmp/got; while [ $(wc -l < /tmp/got) -lt $((AWS_BATCH_JOB_NUM_NODES - 1)) ]; do (echo ack; sleep 5) | nc -l -p 5000 >> /tmp/got || sleep 0.2; done; echo "got $(sort /tmp/got | tr '\\n' ' ')"; sleep \${HOLD:-0}; exit \${EXIT:-0}`;
+  // The others send their index to the main node's address until its listener answers "ack"; node 2 then stays up.
+  // nc's exit status is not enough: a connection the kernel queued while the listener served another node completes
+  // (nc exits 0, its line sent) and is then reset unread when that listener exits.
+  const other = `${whoami}; until echo "from-$AWS_BATCH_JOB_NODE_INDEX" | nc $AWS_BATCH_JOB_MAIN_NODE_PRIVATE_IPV4_ADDRESS 5000 2>/dev/null | grep -q ack; do sleep 0.2; done; echo "sent to $AWS_BATCH_JOB_MAIN_NODE_PRIVATE_IPV4_ADDRESS"; if [ $AWS_BATCH_JOB_NODE_INDEX = 2 ]; then sleep 300; fi`;
   // What is left on the engine of these jobs (a shared engine, OPENBATCH_TEST_DOCKER_HOST, may hold others').
   const leftOf = async (ids: string[]) => ({
     networks: (await engine.docker.listNetworks({ filters: { label: ['openbatch.network'] } }))

@@ -346,12 +346,17 @@ describe('a Slurm partition as the capacity of a compute environment', () => {
   it('fails a job that outlives its timeout though its command catches SIGTERM and exits 0', async () => {
     const jobId = overtimeJob;
     const j = await until(jobId, ['SUCCEEDED', 'FAILED'], 240_000);
-    assert.equal(j.status, 'FAILED');
-    assert.equal(j.statusReason, 'Job attempt duration exceeded timeout');
+    const seen = JSON.stringify({
+      statusReason: j.statusReason,
+      attempts: j.attempts,
+      log: logOf(j.container.logStreamName),
+    });
+    assert.equal(j.status, 'FAILED', seen);
+    assert.equal(j.statusReason, 'Job attempt duration exceeded timeout', seen);
     assert.equal(j.attempts.length, 1);
     assert.equal(j.attempts[0].statusReason, 'Job attempt duration exceeded timeout');
     // Then Slurm's own line about the cancel.
-    assert.deepEqual(logOf(j.container.logStreamName).slice(0, 2), ['up', 'caught']);
+    assert.deepEqual(logOf(j.container.logStreamName).slice(0, 2), ['up', 'caught'], seen);
   });
 
   it('re-attaches to running Slurm jobs after openbatch is killed and restarted: none lost, none run twice', async () => {

@@ -4,6 +4,8 @@
  * array job per batch of starts, and a restart that re-attaches without losing or re-running anything.
  */
 import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { ExitReport, RunSpec, RuntimeEvents } from '../../src/core/ports.js';
 import { SlurmRuntime } from '../../src/runtime/slurm/slurm-runtime.js';
@@ -33,10 +35,11 @@ class Recorder implements RuntimeEvents {
     if (stream === 'stdout') s.out += data.toString();
     else s.err += data.toString();
   }
-  exited(jobId: string, _attempt: number, report: ExitReport): void {
+  exited(jobId: string, _attempt: number, report: ExitReport, durable?: () => void): void {
     const s = this.of(jobId);
     assert.equal(s.exit, undefined, `${jobId} exited twice`);
     s.exit = report;
+    durable?.();
   }
   exit(jobId: string, ms = 30_000): Promise<ExitReport> {
     return waitFor(
@@ -168,6 +171,31 @@ describe('Slurm runtime on a three-node cluster', () => {
     assert.equal(events.of(s.jobId).exit, undefined, 'the first line arrived before the job ended');
     assert.deepEqual(await events.exit(s.jobId), { exitCode: 3 });
     assert.equal(events.of(s.jobId).out, 'first\nsecond\n');
+  });
+
+  it("keeps a job's state directory until the job service has made its end durable, then removes it", async () => {
+    let confirm: (() => void) | undefined;
+    const unconfirmed = new (class extends Recorder {
+      override exited(jobId: string, attempt: number, report: ExitReport, durable?: () => void): void {
+        super.exited(jobId, attempt, report);
+        confirm = durable;
+      }
+    })();
+    const stateDir = `${slurm.dir}/durable`;
+    const r = make(unconfirmed, stateDir);
+    try {
+      const s = spec(['sh', '-c', 'exit 4']);
+      r.start(s);
+      assert.deepEqual(await unconfirmed.exit(s.jobId, 60_000), { exitCode: 4 });
+      const groups = () => readdirSync(join(stateDir, 'groups'));
+      await new Promise((res) => setTimeout(res, 1500));
+      assert.equal(groups().length, 1, 'a crash now would find the exit code again on recover()');
+      assert.ok(confirm, 'the runtime asked to hear when the end is durable');
+      confirm();
+      await waitFor('the state directory removed', groups, (g) => g.length === 0, 5_000);
+    } finally {
+      await r.close();
+    }
   });
 
   it('reports starts, output and clean exits from the batch script files and markers alone, without squeue', async () => {

@@ -1,6 +1,6 @@
 /** The log capture sink and the SQLite log store together (a real database file): splitting, paging, retention. */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -20,7 +20,10 @@ function setup() {
     store,
     sink,
     tick: (ms: number) => (now += ms),
-    done: () => rmSync(dir, { recursive: true, force: true }),
+    done: async () => {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
   };
 }
 const read = (store: SqliteLogStore, stream: string, extra: object = {}) =>
@@ -53,7 +56,7 @@ void describe('LogCapture + SqliteLogStore', () => {
     assert.equal(parts.length, 2);
     assert.ok(parts.map((e) => e.message).join('') === long, 'the pieces rejoin to the line');
     assert.equal((await t.store.getStream('d/default/a'))?.closedAt, 1_000);
-    t.done();
+    await t.done();
   });
 
   void it('reads forward/backward with inclusive startTime, exclusive endTime and limits; survives reopening', async () => {
@@ -98,7 +101,7 @@ void describe('LogCapture + SqliteLogStore', () => {
     assert.equal(await store.getStream('s'), undefined);
     assert.deepEqual(await read(store, 's'), []);
     await store.close();
-    t.done();
+    await t.done();
   });
 
   void it('packs many interleaved, split and long lines into chunks across flushes and reads every event back in order', async () => {
@@ -146,7 +149,7 @@ void describe('LogCapture + SqliteLogStore', () => {
     );
     assert.ok(got.every((e, i) => i === 0 || e.timestamp >= got[i - 1]!.timestamp));
     assert.equal((await t.store.getStream('m'))?.eventCount, expected.length);
-    t.done();
+    await t.done();
   });
 
   void it("never stores a timestamp older than the stream's last one (a re-attached stream with an earlier clock)", async () => {
@@ -168,6 +171,23 @@ void describe('LogCapture + SqliteLogStore', () => {
       ],
     );
     assert.equal((await t.store.seqAtTime('r', 6_000)).valueOf(), 0);
-    t.done();
+    await t.done();
+  });
+
+  void it('checkpoints its WAL on a thread of its own, never inside a commit of the main thread', async () => {
+    const t = setup();
+    const line = `${'x'.repeat(99)}\n`.repeat(640); // 64 KB of output a stream
+    for (let i = 0; i < 50; i++) {
+      t.sink.open(`s${i}`, { jobId: `j${i}`, attempt: 1 });
+      t.sink.write(`s${i}`, 'stdout', Buffer.from(line));
+      await t.sink.close(`s${i}`);
+    }
+    // 3 MB went to the WAL, far below the main connection's automatic checkpoint (4,096 pages of 64 KiB): only the
+    // checkpointer thread copies them into the database file.
+    const until = Date.now() + 10_000;
+    while (statSync(t.file).size < 3_000_000 && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+    assert.ok(statSync(t.file).size >= 3_000_000, `logs.db is ${statSync(t.file).size} bytes: nothing checkpointed`);
+    assert.equal((await read(t.store, 's49')).length, 640);
+    await t.done();
   });
 });

@@ -74,6 +74,27 @@ void describe('SqliteStore', () => {
     assert.deepEqual(await ids({ jobQueueArn: Q, pi: 'lab-b' }), [0, 4, 8, 12, 16, 20, 24]);
   });
 
+  void it('answers a commit that landed while the event loop is busy, without waiting for its next turn', async () => {
+    let committed = false;
+    const write = store.writeJobs([job(30, { status: 'SUCCEEDED', stoppedAt: 9_000 })]).then(() => (committed = true));
+    // Busy as a turn that handles a hundred requests: only microtasks run, so the thread's answer waits on its port
+    // unless deliverCommitted reads it.
+    const until = Date.now() + 5_000;
+    let withoutDelivery = false;
+    while (!committed && Date.now() < until) {
+      const t = Date.now() + 20;
+      while (Date.now() < t); // the writer thread commits meanwhile
+      await Promise.resolve();
+      withoutDelivery ||= committed;
+      store.deliverCommitted();
+      for (let i = 0; i < 5; i++) await Promise.resolve();
+    }
+    assert.equal(withoutDelivery, false, 'nothing but deliverCommitted can have resolved it within the turn');
+    assert.equal(committed, true, 'deliverCommitted resolved the commit within the same turn');
+    await write;
+    assert.equal((await store.getJobs([job(30).jobId])).length, 1);
+  });
+
   void it('survives a reopen and purges old terminal jobs', async () => {
     await store.close();
     store = new SqliteStore({ file: join(dir, 'db', 'openbatch.db') });

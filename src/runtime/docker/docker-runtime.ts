@@ -5,7 +5,7 @@
  * Lifecycle of one attempt (the job is STARTING until the container runs):
  *   scratch dir -> image present? else pull (CannotPullContainerError) -> create (labels: job id, attempt, server)
  *   -> attach -> start (CannotStartContainerError) -> started -> output as produced -> wait -> inspect (exit code,
- *   OOM) -> remove container and scratch -> exited.
+ *   OOM) -> remove scratch -> exited -> once that end is durable, remove the container.
  * Containers are never auto-removed: the exit code and the OOM flag are read first. When the server stops, running
  * containers are left running; the next server re-attaches to them by label (recover()).
  * A multi-node attempt's nodes are attempts of their own here, attached to a network made for the attempt
@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { Writable, type Readable } from 'node:stream';
 import type { RunSpec, Runtime, RuntimeEvents, RuntimeStatus, ExitReport } from '../../core/ports.js';
 import { initContainerSpec } from '../../core/eks-pod.js';
+import { parseNodeId } from '../../core/multinode.js';
 import { containerOptions, LABEL } from './container-config.js';
 import { isEngineTrouble, isEngineUnreachable, untilEngineAnswers } from './engine-outage.js';
 import { GpuPool } from './gpu-pool.js';
@@ -355,8 +356,17 @@ export class DockerRuntime implements Runtime {
     // set, is the kernel's OOM killer.
     const memoryLimited = (info.HostConfig.Memory ?? 0) > 0;
     const oom = info.State.OOMKilled || (exitCode === 137 && memoryLimited && !a.stopRequested);
-    await this.remove(container);
-    this.finish(a, { exitCode, ...(oom ? { reason: OOM_REASON } : {}) });
+    // Removed only once the end is durable: a crash before then leaves the exited container for recover() to
+    // collect again, instead of an attempt whose container and exit code are gone. (When this replica stops leading
+    // first, that never comes: the next leader collects the container.)
+    const report = { exitCode, ...(oom ? { reason: OOM_REASON } : {}) };
+    if (parseNodeId(a.jobId)) {
+      // A node of a multi-node attempt is never re-attached (recover() removes it): it goes first, so that the
+      // attempt's network can be removed once its nodes have exited.
+      await this.remove(container);
+      return this.finish(a, report);
+    }
+    this.finish(a, report, () => void this.remove(container));
   }
 
   /**
@@ -404,7 +414,8 @@ export class DockerRuntime implements Runtime {
     }
   }
 
-  private finish(a: Attempt, report: ExitReport): void {
+  /** Reports the attempt's end; `durable` runs once that end is durable (RuntimeEvents.exited). */
+  private finish(a: Attempt, report: ExitReport, durable?: () => void): void {
     if (a.done || this.closed) return;
     a.done = true;
     const k = key(a.jobId, a.attempt);
@@ -412,7 +423,7 @@ export class DockerRuntime implements Runtime {
     this.gpus.release(a.gpus);
     rmSync(a.scratch, { recursive: true, force: true });
     this.cursors.delete(k);
-    this.events.exited(a.jobId, a.attempt, report);
+    this.events.exited(a.jobId, a.attempt, report, durable);
   }
 
   async stop(jobId: string, attempt: number, _reason: string): Promise<void> {

@@ -86,6 +86,8 @@ interface Task {
   node?: string;
   started: boolean;
   done: boolean;
+  /** Once `done`: resolves when the job service has made the end durable (RuntimeEvents.exited). */
+  durable?: Promise<void>;
   stopRequested?: string;
   /** When squeue first said it ended (signalled) while its batch script had not written `rc` yet. */
   endSeenAt?: number;
@@ -554,12 +556,14 @@ export class SlurmRuntime implements Runtime {
     if (t.done) return;
     t.done = true;
     this.tasks.delete(key(t.spec.jobId, t.spec.attempt));
-    this.events.exited(t.spec.jobId, t.spec.attempt, report);
+    t.durable = new Promise((durable) => this.events.exited(t.spec.jobId, t.spec.attempt, report, durable));
     const g = t.group;
     if (g.tasks.every((x) => x.done)) {
       this.groups.delete(g.id);
-      // Kept a little while: a crash before the service recorded the exit finds it again on recover().
-      setTimeout(() => rmSync(g.dir, { recursive: true, force: true }), 30_000).unref();
+      // Kept until every end is durable: a crash before then finds the exit codes again on recover().
+      void Promise.all(g.tasks.map((x) => x.durable ?? Promise.resolve())).then(() =>
+        rmSync(g.dir, { recursive: true, force: true }),
+      );
     }
   }
 

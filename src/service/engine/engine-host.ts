@@ -168,8 +168,8 @@ export class EngineHost implements RuntimeEvents {
     this.deliver(jobId, attempt, (e) => e.output(jobId, attempt, stream, kept, node));
   }
 
-  exited(jobId: string, attempt: number, report: ExitReport): void {
-    this.deliver(jobId, attempt, (e) => e.exited(jobId, attempt, report));
+  exited(jobId: string, attempt: number, report: ExitReport, durable?: () => void): void {
+    this.deliver(jobId, attempt, (e) => e.exited(jobId, attempt, report, durable));
   }
 
   private deliver(jobId: string, attempt: number, deliver: (e: RuntimeEvents) => void): void {

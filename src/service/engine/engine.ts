@@ -24,7 +24,6 @@ import type {
   Fence,
   JobChange,
   LogSink,
-  RunSpec,
   Runtime,
   RuntimeEvents,
   Store,
@@ -34,7 +33,8 @@ import { isTerminal, type CompactRunnable, type HostCapacity, type Job, type Job
 import { explainWait, neverFits } from '../../scheduler/explain.js';
 import type { FairsharePolicy } from '../../scheduler/fair-share.js';
 import { placeable, schedule, type Snapshot } from '../../scheduler/schedule.js';
-import { ArrayState, ChildCode, deriveChild, parseChildId } from '../array-state.js';
+import { ChildCode, parseChildId } from '../array-state.js';
+import { ArrayJobs } from './array-jobs.js';
 import type { ResourceRegistry } from '../resources.js';
 import { WriteBuffer } from '../write-buffer.js';
 import { Capacity, type Allocation } from './capacity.js';
@@ -50,7 +50,7 @@ import { readSubmittedSignal, type SubmittedRunnable } from '../../core/submitte
 import { RunnableQueues } from './runnable-queues.js';
 import { ShareLedger } from './share-ledger.js';
 import { rebuildShareUsage, widestWindowMs } from './usage-rebuild.js';
-import { podRunFields } from '../../core/eks-pod.js';
+import { attemptSpec, recordAttemptEnd, TIMEOUT_REASON } from './attempt-record.js';
 
 export interface EngineOptions {
   arn: ArnContext;
@@ -66,8 +66,6 @@ export interface EngineOptions {
   wholeJobsLimit?: number;
 }
 
-const ESSENTIAL_EXITED = 'Essential container in task exited';
-export const TIMEOUT_REASON = 'Job attempt duration exceeded timeout';
 /** How often status changes are sent to other replicas' dashboards, and engine state is published at most. */
 const PUBLISH_MS = 100;
 /** The published state is rebuilt at most once per this many times what building it last cost, and at least every
@@ -117,12 +115,8 @@ export class Engine implements RuntimeEvents {
   private readonly ledger = new ShareLedger();
   /** Dependency id -> jobs waiting on it. */
   private readonly dependents = new Map<string, Set<string>>();
-  /** Array parent id -> its children's compact state (from release until the parent ends). */
-  private readonly arrays = new Map<string, ArrayState>();
-  /** Array id -> arrays that depend on it N_TO_N. */
-  private readonly nToNDependents = new Map<string, Set<string>>();
-  /** Arrays whose stored statusSummary is behind (recomputed once per turn of the event loop). */
-  private readonly dirtyArrays = new Set<ArrayState>();
+  /** Released array jobs: their children's compact state, N_TO_N links and stored summaries. */
+  private readonly arrays: ArrayJobs;
   private readonly capacity: Capacity;
   private readonly history = new ActivityHistory();
   private readonly writer: WriteBuffer;
@@ -167,6 +161,19 @@ export class Engine implements RuntimeEvents {
       // dropped: the next term rebuilds from the store.
       (err) => !(err instanceof FencedError) && this.fence !== undefined && !this.closed,
     );
+    this.arrays = new ArrayJobs({
+      now: () => this.now,
+      leading: () => this.fence !== undefined,
+      writer: this.writer,
+      store,
+      liveJob: (id) => this.active.get(id),
+      setStatus: (job, status, reason) => this.setStatus(job, status, reason),
+      changed: (job) => this.changed(job),
+      settled: (job) => this.settled(job),
+      addRunnable: (job) => this.addRunnable(job),
+      dropRunnable: (id) => this.runnable.delete(id),
+      kick: () => this.kick(),
+    });
     this.writer.onCommitted = (jobs) => {
       for (const j of jobs)
         if (isTerminal(j.status) && this.active.get(j.jobId) === j) {
@@ -229,7 +236,7 @@ export class Engine implements RuntimeEvents {
     const released = jobs.filter((j) => j.status === 'PENDING' && j.arrayReleased);
     // Arrays first, N_TO_N ones last, so that an array's dependency is rebuilt before it is linked.
     released.sort((a, b) => Number(a.arrayMode === 'N_TO_N') - Number(b.arrayMode === 'N_TO_N'));
-    for (const job of released) await this.rebuildArray(job);
+    for (const job of released) await this.arrays.rebuild(job);
     // RUNNABLE jobs are filed oldest first, whole and compact ones merged (each list is in that order).
     let c = 0;
     const fileCompactBefore = async (job?: Job): Promise<void> => {
@@ -694,7 +701,8 @@ export class Engine implements RuntimeEvents {
       this.writer.enqueue(st.parent);
       for (let i = 0; i < st.size; i++) {
         const code = st.codes[i];
-        if (code === ChildCode.PENDING || code === ChildCode.RUNNABLE) this.failVirtualChild(st, i, reason, false);
+        if (code === ChildCode.PENDING || code === ChildCode.RUNNABLE)
+          this.arrays.failWaitingChild(st, i, reason, false);
       }
       for (const child of [...st.live.values()]) {
         if (child.status === 'RUNNABLE') {
@@ -702,13 +710,13 @@ export class Engine implements RuntimeEvents {
           this.setFailed(child, reason);
         } else if (terminate) this.terminate(child.jobId, reason);
       }
-      this.maybeFinishArray(st);
+      this.arrays.maybeFinish(st);
       return true;
     }
-    const c = parseChildId(jobId);
-    const parent = c && this.arrays.get(c.parentId);
-    if (c && parent && (parent.codes[c.index] === ChildCode.PENDING || parent.codes[c.index] === ChildCode.RUNNABLE)) {
-      this.failVirtualChild(parent, c.index, reason, true);
+    const c = this.arrays.ofChild(jobId);
+    const code = c?.st.codes[c.index];
+    if (c && (code === ChildCode.PENDING || code === ChildCode.RUNNABLE)) {
+      this.arrays.failWaitingChild(c.st, c.index, reason, true);
       return true;
     }
     return false;
@@ -769,7 +777,7 @@ export class Engine implements RuntimeEvents {
         if (job.status !== 'PENDING') this.setStatus(job, 'PENDING');
         return;
       }
-      if (job.arrayProperties?.size !== undefined) return this.releaseArray(job);
+      if (job.arrayProperties?.size !== undefined) return this.arrays.release(job);
       if (job.isCancelled) return this.setFailed(job, job.statusReason ?? 'Cancelled');
       // Without dependencies, admission follows from the job's submission alone (e.g. one made on a follower).
       this.makeRunnable(job, true, job.dependsOn.length === 0);
@@ -843,9 +851,7 @@ export class Engine implements RuntimeEvents {
 
   /** A job reached SUCCEEDED/FAILED: update its array, wake its dependents. */
   private settled(job: Job): void {
-    const c = job.arrayProperties?.index !== undefined ? parseChildId(job.jobId) : undefined;
-    const st = c && this.arrays.get(c.parentId);
-    if (c && st && st.live.get(c.index) === job) this.childEnded(st, c.index, job.status === 'SUCCEEDED');
+    this.arrays.settled(job);
     const waiting = this.dependents.get(job.jobId);
     if (!waiting) return;
     this.dependents.delete(job.jobId);
@@ -887,7 +893,7 @@ export class Engine implements RuntimeEvents {
         const st = this.arrays.get(id);
         if (st) {
           for (const i of [...st.runnableIndices()])
-            check(st.parent.statusChangedAt, st.parent.resources, (r) => this.failVirtualChild(st, i, r, true));
+            check(st.parent.statusChangedAt, st.parent.resources, (r) => this.arrays.failWaitingChild(st, i, r, true));
           continue;
         }
         const job = this.active.get(id);
@@ -901,176 +907,6 @@ export class Engine implements RuntimeEvents {
       }
     }
     return cancelled;
-  }
-
-  // ------------------------------------------------------------------ array jobs
-
-  /** The parent's own dependencies are met: its children become PENDING/RUNNABLE by the array's mode. */
-  private releaseArray(parent: Job): void {
-    const size = parent.arrayProperties!.size!;
-    const mode = parent.arrayMode ?? 'PARALLEL';
-    const nTo = mode === 'N_TO_N' ? parent.dependsOn.find((d) => d.type === 'N_TO_N')?.jobId : undefined;
-    const st = new ArrayState(parent, size, mode, nTo);
-    this.arrays.set(parent.jobId, st);
-    parent.arrayReleased = true;
-    if (parent.status !== 'PENDING') this.setStatus(parent, 'PENDING');
-    else this.writer.enqueue(parent);
-    if (parent.isCancelled) {
-      for (let i = 0; i < size; i++) this.failVirtualChild(st, i, parent.statusReason ?? 'Cancelled', false);
-      this.maybeFinishArray(st);
-      return;
-    }
-    if (mode === 'PARALLEL') st.codes.fill(ChildCode.RUNNABLE);
-    else if (mode === 'SEQUENTIAL') st.codes[0] = ChildCode.RUNNABLE;
-    else if (nTo) this.linkNToN(st, nTo);
-    this.addRunnable(parent);
-    this.touchArray(st);
-    this.kick();
-  }
-
-  private linkNToN(st: ArrayState, nTo: string): void {
-    let set = this.nToNDependents.get(nTo);
-    if (!set) this.nToNDependents.set(nTo, (set = new Set()));
-    set.add(st.parent.jobId);
-    const other = this.arrays.get(nTo);
-    const apply = (i: number, status: JobStatus | undefined): void => {
-      if (st.codes[i] !== ChildCode.PENDING) return;
-      if (status === 'SUCCEEDED') st.codes[i] = ChildCode.RUNNABLE;
-      else if (status === 'FAILED') this.failVirtualChild(st, i, `Dependent Job ${nTo}:${i} failed`, false);
-    };
-    if (other) {
-      for (let i = 0; i < st.size; i++) apply(i, other.codes[i] === ChildCode.LIVE ? undefined : other.status(i));
-      this.maybeFinishArray(st);
-      return;
-    }
-    // The other array has ended: its children are all stored.
-    const ids = Array.from({ length: st.size }, (_, i) => `${nTo}:${i}`);
-    void this.writer
-      .barrier()
-      .then(() => this.store.getJobs(ids))
-      .then((rows) => {
-        for (const r of rows) apply(r.arrayProperties?.index ?? -1, r.status);
-        for (let i = 0; i < st.size; i++)
-          if (st.codes[i] === ChildCode.PENDING && !rows.some((r) => r.arrayProperties?.index === i))
-            apply(i, 'FAILED');
-        this.maybeFinishArray(st);
-        this.addRunnable(st.parent);
-        this.kick();
-      });
-  }
-
-  /** Fails a child that never started (dependency failed, or cancelled): it is stored as a FAILED row. */
-  private failVirtualChild(st: ArrayState, i: number, reason: string, finish: boolean): void {
-    const now = this.now;
-    const child = deriveChild(st.parent, i, 'FAILED', now);
-    child.statusReason = reason.slice(0, 1024);
-    child.stoppedAt = now;
-    if (st.parent.isCancelled) child.isCancelled = true;
-    this.writer.enqueue(child);
-    this.changed(child);
-    this.childEnded(st, i, false, finish);
-  }
-
-  /** A child ended: its array's bookkeeping, SEQUENTIAL and N_TO_N successors, and maybe the parent. */
-  private childEnded(st: ArrayState, i: number, ok: boolean, finish = true): void {
-    st.live.delete(i);
-    st.set(i, ok ? ChildCode.SUCCEEDED : ChildCode.FAILED);
-    this.touchArray(st);
-    const childId = `${st.parent.jobId}:${i}`;
-    for (const b of this.nToNDependents.get(st.parent.jobId) ?? []) {
-      const sb = this.arrays.get(b);
-      if (!sb || sb.codes[i] !== ChildCode.PENDING) continue;
-      if (ok) {
-        sb.codes[i] = ChildCode.RUNNABLE;
-        this.addRunnable(sb.parent);
-        this.kick();
-      } else this.failVirtualChild(sb, i, `Dependent Job ${childId} failed`, true);
-    }
-    if (st.mode === 'SEQUENTIAL' && i + 1 < st.size && st.codes[i + 1] === ChildCode.PENDING) {
-      if (ok) {
-        st.codes[i + 1] = ChildCode.RUNNABLE;
-        this.addRunnable(st.parent);
-        this.kick();
-      } else {
-        // Fail the rest in a loop rather than by recursion: an array can have 10,000 children.
-        for (let k = i + 1; k < st.size && st.codes[k] === ChildCode.PENDING; k++) {
-          const child = deriveChild(st.parent, k, 'FAILED', this.now);
-          child.statusReason = `Dependent Job ${st.parent.jobId}:${k - 1} failed`;
-          child.stoppedAt = this.now;
-          this.writer.enqueue(child);
-          st.set(k, ChildCode.FAILED);
-        }
-      }
-    }
-    if (finish) this.maybeFinishArray(st);
-  }
-
-  /**
-   * Keeps the parent's stored `statusSummary` in step with its children (the parent's row is rewritten at most once
-   * per group commit), so every replica reads the same summary.
-   */
-  private touchArray(st: ArrayState): void {
-    if (this.dirtyArrays.size === 0)
-      setImmediate(() => {
-        for (const a of this.dirtyArrays) {
-          if (this.arrays.get(a.parent.jobId) !== a || !this.fence) continue;
-          a.parent.arrayProperties = { size: a.size, statusSummary: a.statusSummary() };
-          this.writer.enqueue(a.parent);
-        }
-        this.dirtyArrays.clear();
-      });
-    this.dirtyArrays.add(st);
-  }
-
-  /** Once every child has ended, the parent SUCCEEDS (all succeeded) or FAILS. */
-  private maybeFinishArray(st: ArrayState): void {
-    if (st.settled < st.size) return;
-    const parent = st.parent;
-    if (!this.arrays.has(parent.jobId)) return;
-    this.arrays.delete(parent.jobId);
-    this.runnable.delete(parent.jobId);
-    if (st.nToNOf) this.nToNDependents.get(st.nToNOf)?.delete(parent.jobId);
-    parent.arrayProperties = { size: st.size, statusSummary: st.statusSummary() };
-    parent.stoppedAt = this.now;
-    if (st.failed === 0) this.setStatus(parent, 'SUCCEEDED', `All ${st.size} child jobs succeeded`);
-    else
-      this.setStatus(
-        parent,
-        'FAILED',
-        parent.isCancelled && parent.statusReason
-          ? parent.statusReason
-          : `${st.failed} of ${st.size} child jobs failed`,
-      );
-    this.settled(parent);
-  }
-
-  /** After a restart: rebuilds a released array's state from its stored children. */
-  private async rebuildArray(parent: Job): Promise<void> {
-    const size = parent.arrayProperties!.size!;
-    const mode = parent.arrayMode ?? 'PARALLEL';
-    const nTo = mode === 'N_TO_N' ? parent.dependsOn.find((d) => d.type === 'N_TO_N')?.jobId : undefined;
-    const st = new ArrayState(parent, size, mode, nTo);
-    this.arrays.set(parent.jobId, st);
-    const page = await this.store.listJobs({ arrayJobId: parent.jobId, limit: size + 1 });
-    for (const row of page.jobs) {
-      const i = row.arrayProperties?.index;
-      if (i === undefined) continue;
-      const live = this.active.get(row.jobId);
-      if (live && !isTerminal(live.status)) {
-        st.live.set(i, live);
-        st.set(i, ChildCode.LIVE);
-      } else st.set(i, row.status === 'SUCCEEDED' ? ChildCode.SUCCEEDED : ChildCode.FAILED);
-    }
-    if (mode === 'PARALLEL') {
-      for (let i = 0; i < size; i++) if (st.codes[i] === ChildCode.PENDING) st.codes[i] = ChildCode.RUNNABLE;
-    } else if (mode === 'SEQUENTIAL') {
-      for (let i = 0; i < size; i++)
-        if (st.codes[i] === ChildCode.PENDING && (i === 0 || st.codes[i - 1] === ChildCode.SUCCEEDED))
-          st.codes[i] = ChildCode.RUNNABLE;
-    } else if (nTo) this.linkNToN(st, nTo);
-    this.addRunnable(parent);
-    this.touchArray(st);
-    this.maybeFinishArray(st);
   }
 
   // ------------------------------------------------------------------ scheduling
@@ -1104,7 +940,7 @@ export class Engine implements RuntimeEvents {
       registry: this.registry,
       runnable: this.runnable,
       ledger: this.ledger,
-      arrays: this.arrays,
+      arrays: this.arrays.all,
       job: (id) => this.active.get(id) ?? this.compact.get(id),
       fairshareOf: (arn) => this.fairshareOf(arn),
     };
@@ -1112,15 +948,8 @@ export class Engine implements RuntimeEvents {
 
   /** Turns a child that waited as one byte into a Job, as it is placed. */
   private materialize(id: string): Job | undefined {
-    const c = parseChildId(id);
-    const st = c && this.arrays.get(c.parentId);
-    if (!c || !st || st.codes[c.index] !== ChildCode.RUNNABLE) return undefined;
-    const child = deriveChild(st.parent, c.index, 'RUNNABLE', this.now);
-    st.live.set(c.index, child);
-    st.set(c.index, ChildCode.LIVE);
-    this.active.set(child.jobId, child);
-    st.parent.startedAt ??= this.now;
-    this.touchArray(st);
+    const child = this.arrays.materialize(id);
+    if (child) this.active.set(child.jobId, child);
     return child;
   }
 
@@ -1170,7 +999,7 @@ export class Engine implements RuntimeEvents {
     const logStreamName = `${defName}/default/${randomBytes(16).toString('hex')}`;
     job.container = { logStreamName, containerInstanceArn: ceArn };
     this.setStatus(job, 'STARTING', undefined, true);
-    const arraySize = this.arrays.get(parseChildId(job.jobId)?.parentId ?? '')?.size;
+    const arraySize = this.arrays.ofChild(job.jobId)?.st.size;
     const environment = attemptEnvironment(job, alloc.attempt, this.registry, ceArn, arraySize);
     const extras = this.attemptExtras?.(job, alloc.attempt, alloc.pool);
     if (extras) Object.assign(environment, extras.environment);
@@ -1190,22 +1019,7 @@ export class Engine implements RuntimeEvents {
             ...(job.owner ? { pi: job.owner.pi } : {}),
           });
     }
-    const spec: RunSpec = {
-      jobId: job.jobId,
-      attempt: alloc.attempt,
-      ...(alloc.pool ? { pool: alloc.pool } : {}),
-      command: job.containerProperties.command ?? [],
-      environment,
-      containerProperties: job.containerProperties,
-      resources: job.resources,
-      logStreamName,
-      ...(job.owner ? { owner: job.owner } : {}),
-      ...(job.timeout?.attemptDurationSeconds ? { timeoutSeconds: job.timeout.attemptDurationSeconds } : {}),
-      ...podRunFields(job.containerProperties),
-      ...(extras?.reachesHostLoopback ? { reachesHostLoopback: true } : {}),
-      ...(extras?.credentialProcess ? { credentialProcess: extras.credentialProcess } : {}),
-      ...(multi ?? {}),
-    };
+    const spec = attemptSpec(job, alloc, environment, logStreamName, extras, multi);
     const current = () => this.fence && job.status === 'STARTING' && this.capacity.get(job.jobId) === alloc;
     // Start only once STARTING is durable (and this replica still leads): after a crash, an attempt that ran is
     // always on record, and a deposed leader starts nothing. Secrets are resolved first: one that cannot be read fails
@@ -1272,11 +1086,15 @@ export class Engine implements RuntimeEvents {
     this.logs.write(logStreamName, stream, data);
   }
 
-  exited(jobId: string, attempt: number, report: ExitReport): void {
+  exited(jobId: string, attempt: number, report: ExitReport, durable?: () => void): void {
     const job = this.active.get(jobId);
     const alloc = this.capacity.get(jobId);
-    if (!this.fence || !job || !alloc || alloc.attempt !== attempt) return;
+    if (!this.fence) return;
+    // An attempt this engine does not hold (already settled, or replaced): nothing of it is to be recorded.
+    if (!job || !alloc || alloc.attempt !== attempt) return durable?.();
     this.finishAttempt(job, report);
+    // A write that fails (fenced) leaves the attempt to the next leader: `durable` is then never called.
+    if (durable) this.writer.barrierFor([jobId]).then(durable, () => undefined);
   }
 
   /** Records the attempt that just ended and decides: SUCCEEDED, retry (RUNNABLE) or FAILED. */
@@ -1286,52 +1104,19 @@ export class Engine implements RuntimeEvents {
     const logStreamName = job.container.logStreamName;
     if (logStreamName) void this.logs.close(logStreamName);
     if (job.nodeStates) job.nodeStates = endNodes(job, job.nodeStates, report, (name) => void this.logs.close(name));
-    const timedOut = alloc?.timedOut === true;
-    const terminated = job.isTerminated === true;
-    let statusReason = report.statusReason ?? ESSENTIAL_EXITED;
-    if (timedOut) statusReason = TIMEOUT_REASON;
-    else if (terminated) statusReason = alloc?.stopReason ?? job.statusReason ?? 'Terminated';
-    const container = { ...job.container };
-    if (report.exitCode !== undefined) container.exitCode = report.exitCode;
-    else delete container.exitCode;
-    if (report.reason !== undefined) container.reason = report.reason;
-    job.container = container;
-    job.attempts.push({
-      container: {
-        ...(report.exitCode !== undefined ? { exitCode: report.exitCode } : {}),
-        ...(report.reason !== undefined ? { reason: report.reason } : {}),
-        ...(logStreamName ? { logStreamName } : {}),
-        ...(container.containerInstanceArn ? { containerInstanceArn: container.containerInstanceArn } : {}),
-        ...(container.taskArn ? { taskArn: container.taskArn } : {}),
-        networkInterfaces: [],
-      },
-      ...(alloc?.startedAt !== undefined
-        ? { startedAt: alloc.startedAt }
-        : job.startedAt !== undefined
-          ? { startedAt: job.startedAt }
-          : {}),
-      stoppedAt: now,
-      statusReason,
-      ...(job.nodeStates ? { nodes: job.nodeStates } : {}),
-    });
-    const ok = report.exitCode === 0 && !timedOut && !terminated && report.statusReason === undefined;
-    if (ok) {
+    const end = recordAttemptEnd(job, report, alloc, now);
+    if (end.ok) {
       job.stoppedAt = now;
       // Its own end; what follows from it (dependents, its array) is written ordered, after it.
-      this.setStatus(job, 'SUCCEEDED', statusReason, true);
+      this.setStatus(job, 'SUCCEEDED', end.statusReason, true);
       this.settled(job);
       return;
     }
-    const outcome = {
-      ...(report.exitCode !== undefined ? { exitCode: report.exitCode } : {}),
-      ...(report.reason !== undefined ? { reason: report.reason } : {}),
-      statusReason,
-    };
-    if (!timedOut && !terminated && shouldRetry(job.retryStrategy, job.attempts.length, outcome)) {
+    if (!end.stopped && shouldRetry(job.retryStrategy, job.attempts.length, end.outcome)) {
       this.makeRunnable(job, true, true);
       return;
     }
-    this.setFailed(job, statusReason);
+    this.setFailed(job, end.statusReason);
   }
 
   // ------------------------------------------------------------------ published state

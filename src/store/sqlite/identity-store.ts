@@ -91,6 +91,10 @@ export type {
   UserRecord as UserRow,
 } from '../../core/ports.js';
 
+/** Page caches (KiB) of the identity database's connection and of its audit writer thread (see the constructor). */
+const IDENTITY_CACHE_KIB = 2048;
+const AUDIT_WRITER_CACHE_KIB = 512;
+
 /**
  * better-sqlite3 is synchronous: every method has done its work when it returns its promise. A transaction runs its
  * async function between BEGIN IMMEDIATE and COMMIT; its steps resolve at once, so nothing else runs on the
@@ -117,10 +121,20 @@ export class SqliteIdentityStore implements IdentityStore {
     // Each rewind of the WAL truncates it to this, so a burst does not leave a large file behind.
     this.db.pragma('journal_size_limit = 67108864');
     this.db.pragma('foreign_keys = ON');
+    // Users, keys and secrets are small tables; audit reads page through the newest rows. SQLite's 16 MB default
+    // (better-sqlite3's build) would fill with audit pages over the server's life (decision 0017).
+    this.db.pragma(`cache_size = -${IDENTITY_CACHE_KIB}`);
     this.migrateSync();
     this.insertAudit = this.db.prepare(AUDIT_INSERT_SQL);
     if (file !== ':memory:')
-      this.auditWriter = new WriterThread(file, { durable: true, autocheckpoint: true, walSizeLimit: 67108864 });
+      this.auditWriter = new WriterThread(file, {
+        durable: true,
+        autocheckpoint: true,
+        walSizeLimit: 67108864,
+        // Appends only: the last pages of the audit table and its indexes. A writer's 4 MiB filled in the soak's
+        // first seconds of audited requests, growing RSS for no gain.
+        cacheKib: AUDIT_WRITER_CACHE_KIB,
+      });
     this.secretValues = sqliteSecretValues(this.db);
   }
 

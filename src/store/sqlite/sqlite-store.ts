@@ -30,7 +30,6 @@ import type {
   SchedulingPolicy,
   ConsumableResource,
 } from '../../core/types.js';
-import { Worker } from 'node:worker_threads';
 import { WAL_SIZE_LIMIT_BYTES } from './wal-policy.js';
 import { CompactRowReader, type CompactRow } from '../compact-runnable-rows.js';
 import { JOB_READ_COLUMNS, jobFromRow, type JobReadRow } from '../job-doc.js';
@@ -38,6 +37,7 @@ import { SQLITE_MIGRATIONS } from './migrations.js';
 import { checkFence, FENCED_PREFIX, jobRows, upsertJobRows, UPSERT_JOB_SQL } from './job-rows.js';
 import type { WriterReply, WriterRequest, WriterStatement } from './sqlite-writer.js';
 import { WriterThread } from './writer-thread.js';
+import { CheckpointerThread } from './checkpointer-thread.js';
 import { acquireLeaseIn, type LeaseResult } from './lease.js';
 import { submittedSignal } from '../../core/submitted-signal.js';
 
@@ -81,7 +81,7 @@ export class SqliteStore implements Store {
   private engineState: { json: string; at: number } | undefined;
   private engineStateSavedAt = 0;
   private writerThread: WriterThread | undefined;
-  private checkpointer: Worker | undefined;
+  private checkpointer: CheckpointerThread | undefined;
   private readonly statements = new Map<string, Database.Statement>();
   /**
    * A prepared statement by its text, kept for the next call: preparing costs more than running a small query, and
@@ -116,12 +116,14 @@ export class SqliteStore implements Store {
   }
 
   private startWriter(file: string, durable: boolean): void {
-    const url = new URL('./sqlite-writer.js', import.meta.url);
     this.db.pragma('wal_autocheckpoint = 0'); // the checkpointer thread does it (see sqlite-writer.ts)
     this.db.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT_BYTES}`);
-    this.checkpointer = new Worker(url, { workerData: { file, durable, role: 'checkpointer' } });
-    this.checkpointer.unref();
+    this.checkpointer = new CheckpointerThread(file, { durable });
     this.writerThread = new WriterThread(file, { durable, autocheckpoint: false });
+  }
+
+  deliverCommitted(): void {
+    this.writerThread?.deliverAnswers();
   }
 
   /** The writer thread while it runs. */
@@ -140,14 +142,7 @@ export class SqliteStore implements Store {
   async close(): Promise<void> {
     this.saveEngineState();
     await this.writerThread?.close();
-    const c = this.checkpointer;
-    if (c) {
-      this.checkpointer = undefined;
-      const exited = new Promise((r) => c.once('exit', r));
-      c.ref();
-      c.postMessage('close');
-      await exited;
-    }
+    await this.checkpointer?.close();
     this.db.close();
   }
 

@@ -10,7 +10,7 @@
  */
 import Database from 'better-sqlite3';
 import { statSync } from 'node:fs';
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { checkFence, UPSERT_JOB_SQL, upsertJobRows, type JobRowValues } from './job-rows.js';
 import { acquireLeaseIn, type LeaseResult } from './lease.js';
 import { WAL_SIZE_LIMIT_BYTES, WAL_TRUNCATE_BYTES } from './wal-policy.js';
@@ -41,18 +41,30 @@ const WRITER_BUSY_MS = 30_000;
 const CHECKPOINTER_BUSY_MS = 5_000;
 /**
  * Page cache of the writer's connection (KiB), instead of better-sqlite3's 16 MB default that a steady stream of
- * inserts filled over minutes (see READ_CACHE_KIB in sqlite-store.ts). Big enough for the inner pages of the jobs
- * table's indexes at 1,000,000 rows; leaf pages that miss come from the OS's file cache. The checkpointer copies WAL
- * frames and needs next to none.
+ * inserts filled over minutes (see READ_CACHE_KIB in sqlite-store.ts). Pages that miss come from the OS's file cache:
+ * 64 and 256 MiB measured no faster than SQLite's 2 MiB default at 1,000,000 jobs, and the 4 MiB this had since
+ * decision 0014 was RSS that grew under the soak (decision 0017). The checkpointer copies WAL frames and needs next to
+ * none.
  */
-const WRITER_CACHE_KIB = 4096;
+const WRITER_CACHE_KIB = 2048;
 const CHECKPOINTER_CACHE_KIB = 512;
 
-const { file, durable, role, walSizeLimit, autocheckpoint } = workerData as {
+const {
+  file,
+  durable,
+  role,
+  walSizeLimit,
+  autocheckpoint,
+  cacheKib,
+  replies: replyPort,
+} = workerData as {
+  replies?: MessagePort;
   file: string;
   durable: boolean;
   role: 'writer' | 'checkpointer';
   walSizeLimit?: number;
+  /** Page cache (KiB) instead of the role's default. */
+  cacheKib?: number;
   /** Checkpoint inside this connection's commits (SQLite's default) instead of leaving it to a checkpointer. */
   autocheckpoint?: boolean;
 };
@@ -64,7 +76,7 @@ db.pragma(`synchronous = ${durable ? 'FULL' : 'NORMAL'}`);
 // to CHECKPOINTER_BUSY_MS (then it tries again on its next tick). With both at 5 s, a loaded machine (load 20 on 2 cores) saw the writer
 // give up first ("database is locked").
 db.pragma(`busy_timeout = ${role === 'checkpointer' ? CHECKPOINTER_BUSY_MS : WRITER_BUSY_MS}`);
-db.pragma(`cache_size = -${role === 'checkpointer' ? CHECKPOINTER_CACHE_KIB : WRITER_CACHE_KIB}`);
+db.pragma(`cache_size = -${cacheKib ?? (role === 'checkpointer' ? CHECKPOINTER_CACHE_KIB : WRITER_CACHE_KIB)}`);
 // An automatic checkpoint runs inside the commit that crosses the threshold and copies (and fsyncs) the whole WAL:
 // tens of milliseconds during which no SubmitJob can commit. The checkpointer thread does it instead, PASSIVE
 // (never blocking the writer), so commits cost one WAL append and one fsync.
@@ -131,7 +143,7 @@ const drain = (): void => {
   } catch (err) {
     replies = reqs.map((r) => ({ id: r.id, error: (err as Error).message }));
   }
-  for (const r of replies) parentPort!.postMessage(r);
+  for (const r of replies) (replyPort ?? parentPort!).postMessage(r);
   if (!autocheckpoint) boundWal();
   if (closing) {
     db.close();
