@@ -95,12 +95,18 @@ void describe('replicas on one Docker engine', () => {
     assert.equal(done.attempts.length, 1, JSON.stringify(done.attempts));
     assert.equal(done.attempts[0].container.exitCode, 3);
     assert.doesNotMatch(done.statusReason ?? '', /terminated/);
-    // Collected and removed: nothing of the cluster is left on the engine.
-    const left = await engine.docker.listContainers({
-      all: true,
-      filters: { label: [`openbatch.server=openbatch-cluster:${clusterId}`] },
-    });
-    assert.deepEqual(left, []);
+    // Collected and removed: nothing of the cluster is left on the engine. The container goes once the job's end is
+    // durable, a moment after that end is visible to describe-jobs.
+    await waitFor(
+      'no container of the cluster left on the engine',
+      () =>
+        engine.docker.listContainers({
+          all: true,
+          filters: { label: [`openbatch.server=openbatch-cluster:${clusterId}`] },
+        }),
+      (left) => left.length === 0,
+      10_000,
+    );
     passed = true;
   });
 });
