@@ -74,6 +74,8 @@ export class DockerRuntime implements Runtime {
   readonly name = 'docker';
   private readonly docker: Docker;
   private readonly attempts = new Map<string, Attempt>();
+  /** Removals of containers whose ends are durable, still under way (close() waits for them). */
+  private readonly removals = new Set<Promise<void>>();
   private readonly gpus: GpuPool;
   private readonly graceSeconds: number;
   private readonly outageLimitMs: number;
@@ -366,7 +368,10 @@ export class DockerRuntime implements Runtime {
       await this.remove(container);
       return this.finish(a, report);
     }
-    this.finish(a, report, () => void this.remove(container));
+    this.finish(a, report, () => {
+      const removal = this.remove(container).finally(() => this.removals.delete(removal));
+      this.removals.add(removal);
+    });
   }
 
   /**
@@ -511,5 +516,6 @@ export class DockerRuntime implements Runtime {
   async close(): Promise<void> {
     this.closed = true;
     this.cursors.save();
+    await Promise.all(this.removals); // containers whose ends are durable go before the server does
   }
 }
