@@ -80,7 +80,7 @@ void describe('multi-node parallel jobs in containers on one network (docker run
 
   before(async () => {
     requireBinary(AWS_V2, 'install Debian package awscli (apt-get install -y awscli)');
-    engine = await startTestEngine();
+    engine = await startTestEngine({ containersTalk: true });
     dataDir = mkdtempSync(join(tmpdir(), 'openbatch-mnd-'));
     server = await startTestServer({ dataDir, args: args() });
     batch([

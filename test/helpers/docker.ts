@@ -117,6 +117,31 @@ export interface TestEngineOptions {
   cachedDataRoot?: string;
   /** dockerd --live-restore: containers keep running while the engine restarts. */
   liveRestore?: boolean;
+  /** Containers on one network of the engine talk to each other (multi-node jobs): the host's firewall must let them. */
+  containersTalk?: boolean;
+}
+
+/**
+ * The private engine runs with --iptables=false. A Docker engine with iptables on (the host's own, say) sets the
+ * FORWARD policy to DROP, and with net.bridge.bridge-nf-call-iptables=1 that drops traffic between containers on one
+ * of the private engine's networks too: say so, with the fix, instead of failing later on a timeout.
+ */
+function checkBridgeForwarding(): void {
+  let bridged = '0';
+  try {
+    bridged = readFileSync('/proc/sys/net/bridge/bridge-nf-call-iptables', 'utf8').trim();
+  } catch {
+    return; // br_netfilter not loaded: bridged traffic never meets iptables
+  }
+  const rules = spawnSync('iptables', ['-S', 'FORWARD'], { encoding: 'utf8' });
+  if (bridged !== '1' || rules.status !== 0) return;
+  if (!rules.stdout.includes('-P FORWARD DROP') || /-A FORWARD -i br-\+ -o br-\+ -j ACCEPT/.test(rules.stdout)) return;
+  throw new Error(
+    "the host's iptables FORWARD policy is DROP and bridged traffic passes iptables (net.bridge.bridge-nf-call-iptables=1), " +
+      'as a Docker engine with iptables on leaves it: containers on one network of the test engine (--iptables=false) ' +
+      'cannot reach each other. Let them: `iptables -I FORWARD -i br-+ -o br-+ -j ACCEPT` ' +
+      '(or `iptables -P FORWARD ACCEPT`), or test against that engine: OPENBATCH_TEST_DOCKER_HOST=unix:///var/run/docker.sock',
+  );
 }
 
 /** Starts (or connects to) the test engine and makes the test image. */
@@ -135,6 +160,7 @@ export async function startTestEngine(options: TestEngineOptions = {}): Promise<
       restart: () => Promise.reject(new Error('cannot restart an engine given by OPENBATCH_TEST_DOCKER_HOST')),
     };
   }
+  if (options.containersTalk) checkBridgeForwarding();
   const dockerd = existsSync('/usr/sbin/dockerd') ? '/usr/sbin/dockerd' : 'dockerd';
   requireBinary(
     dockerd,
