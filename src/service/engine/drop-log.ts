@@ -4,7 +4,7 @@
  * the read began is not taken from it, so a job recorded SUCCEEDED is never taken up (and run) again.
  *
  * It also remembers the last RECENT jobs dropped, read or not: a job the engine would take up from a signal alone,
- * without reading it (a follower's RUNNABLE job, see Engine.adoptFromSignal), is read instead if it was dropped lately
+ * without reading it (a follower's RUNNABLE job, see ReplicaIntake.fileFromSignal), is read instead if it was dropped lately
  * (taken up another way, e.g. by a rescan or a cancel, and finished before the signal was handled).
  */
 const RECENT = 65_536;

@@ -5,9 +5,10 @@
  *
  * It keeps the active jobs in memory with the scheduling indexes (RUNNABLE per queue, dependents, arrays, what
  * running attempts hold), rebuilt from the store when it starts leading. It learns of work from the store: jobs
- * SUBMITTED on any replica (a `jobs-submitted` signal, and polling as a fallback) and cancel/terminate intents
- * (`job-intents`). On the leader's own replica SubmitJob hands the job over directly (submitLocal), so a single
- * server commits a job RUNNABLE in its first write.
+ * SUBMITTED on any replica (a `jobs-submitted` signal, and polling as a fallback: ReplicaIntake) and cancel/terminate
+ * intents (`job-intents`: StopRequests). On the leader's own replica SubmitJob hands the job over directly
+ * (submitLocal), so a single server commits a job RUNNABLE in its first write. Array children are ArrayJobs' part,
+ * and the record of an attempt's end is attempt-record.ts'.
  *
  * It publishes what followers need to answer like the leader: the capacity in use and the front of each queue
  * (engine state, for why-waits) and batches of status changes (`job-changes`, for dashboards).
@@ -33,7 +34,6 @@ import { isTerminal, type CompactRunnable, type HostCapacity, type Job, type Job
 import { explainWait, neverFits } from '../../scheduler/explain.js';
 import type { FairsharePolicy } from '../../scheduler/fair-share.js';
 import { placeable, schedule, type Snapshot } from '../../scheduler/schedule.js';
-import { ChildCode, parseChildId } from '../array-state.js';
 import { ArrayJobs } from './array-jobs.js';
 import type { ResourceRegistry } from '../resources.js';
 import { WriteBuffer } from '../write-buffer.js';
@@ -46,7 +46,9 @@ import type { EngineState } from './engine-state.js';
 import { publishedQueues, schedQueues, type QueueSources } from './queue-snapshot.js';
 import { JobInterner } from './job-interner.js';
 import { CompactJobs } from './compact-jobs.js';
-import { readSubmittedSignal, type SubmittedRunnable } from '../../core/submitted-signal.js';
+import { readSubmittedSignal } from '../../core/submitted-signal.js';
+import { ReplicaIntake } from './replica-intake.js';
+import { StopRequests } from './stop-requests.js';
 import { RunnableQueues } from './runnable-queues.js';
 import { ShareLedger } from './share-ledger.js';
 import { rebuildShareUsage, widestWindowMs } from './usage-rebuild.js';
@@ -104,11 +106,7 @@ export class Engine implements RuntimeEvents {
   private readonly compact = new CompactJobs(
     this.runnable,
     (ids) => this.store.getJobs(ids),
-    (row) => {
-      const job = this.interner.intern(row);
-      this.active.set(job.jobId, job);
-      return job;
-    },
+    (row) => this.hold(row),
   );
   private frontReadAt = 0;
   /** vCPUs running per queue, and per share of fair-share queues with their decayed usage. */
@@ -117,6 +115,10 @@ export class Engine implements RuntimeEvents {
   private readonly dependents = new Map<string, Set<string>>();
   /** Released array jobs: their children's compact state, N_TO_N links and stored summaries. */
   private readonly arrays: ArrayJobs;
+  /** Jobs other replicas inserted, taken up by pull, signal and rescan. */
+  private readonly intake: ReplicaIntake;
+  /** CancelJob and TerminateJob, asked here or recorded as intents by any replica. */
+  private readonly stops: StopRequests;
   private readonly capacity: Capacity;
   private readonly history = new ActivityHistory();
   private readonly writer: WriteBuffer;
@@ -128,10 +130,6 @@ export class Engine implements RuntimeEvents {
   private changes = new Map<string, JobChange>();
   private publishTimer: NodeJS.Timeout | undefined;
   private publishEveryMs = PUBLISH_MS;
-  private pulling: Promise<void> | undefined;
-  private pullAgain = false;
-  private intentsRunning: Promise<void> | undefined;
-  private rescanning = false;
   /** Jobs dropped from memory while a read of new jobs was in flight (see DropLog). */
   private readonly drops = new DropLog();
   runtime!: Runtime;
@@ -173,6 +171,35 @@ export class Engine implements RuntimeEvents {
       addRunnable: (job) => this.addRunnable(job),
       dropRunnable: (id) => this.runnable.delete(id),
       kick: () => this.kick(),
+    });
+    this.intake = new ReplicaIntake({
+      leading: () => this.fence !== undefined && !this.closed,
+      store,
+      registry,
+      writer: this.writer,
+      drops: this.drops,
+      known: (id) => this.known(id),
+      hold: (row) => this.hold(row),
+      intern: (str) => this.interner.string(str),
+      admit: (job) => this.admit(job),
+      neverFitsReason: (job) => this.neverFitsReason(job),
+      addRunnable: (job) => this.addRunnable(job),
+      changed: (job) => this.changed(job),
+      announce: (id, status, queueArn, pi) => this.announce(id, status, queueArn, pi),
+      kick: () => this.kick(),
+    });
+    this.stops = new StopRequests({
+      fence: () => (this.closed ? undefined : this.fence),
+      fenced: (err) => this.fenced(err),
+      store,
+      writer: this.writer,
+      compact: this.compact,
+      arrays: this.arrays,
+      liveJob: (id) => this.active.get(id),
+      adopt: (ids) => this.intake.adopt(ids),
+      allocation: (id) => this.capacity.get(id),
+      runtime: { stop: (jobId, attempt, reason) => this.runtime.stop(jobId, attempt, reason) },
+      setFailed: (job, reason) => this.setFailed(job, reason),
     });
     this.writer.onCommitted = (jobs) => {
       for (const j of jobs)
@@ -225,7 +252,7 @@ export class Engine implements RuntimeEvents {
     const running: { jobId: string; attempt: number }[] = [];
     for (let i = 0; i < jobs.length; i++) {
       const job = jobs[i]!;
-      this.active.set(job.jobId, this.interner.intern(job));
+      this.hold(job);
       if (job.status === 'STARTING' || job.status === 'RUNNING')
         running.push({ jobId: job.jobId, attempt: job.attempts.length + 1 });
       // The API serves while a large load runs (src/server.ts): let it answer now and then. Nothing else reads these
@@ -287,28 +314,28 @@ export class Engine implements RuntimeEvents {
     const pollMs = this.opts.pollMs ?? 1000;
     const timers = [
       setInterval(() => this.applyTimeLimits(), 10_000),
-      setInterval(() => void this.pullSubmitted(), pollMs),
+      setInterval(() => void this.intake.pullSubmitted(), pollMs),
       setInterval(() => void this.applyIntents(), Math.min(pollMs, 500)),
       setInterval(() => this.letGoDeep(), 5_000),
     ];
     // Jobs other replicas committed RUNNABLE whose signal was lost (e.g. while the listener reconnected): only a store
     // shared by replicas loses signals.
     if (this.store.clusterId)
-      timers.push(setInterval(() => void this.rescanRunnable(this.now - RESCAN_WINDOW_MS), pollMs * 10));
+      timers.push(setInterval(() => void this.intake.rescanRunnable(this.now - RESCAN_WINDOW_MS), pollMs * 10));
     for (const t of timers) t.unref();
     this.timers.push(...timers);
     this.unsubscribe.push(
       this.store.subscribe('jobs-submitted', (payload) => {
         const signal = readSubmittedSignal(payload);
-        const read = this.adoptFromSignal(signal.runnable);
+        const read = this.intake.fileFromSignal(signal.runnable);
         // A job whose signal is not taken up now is found by the poll (SUBMITTED) or the rescan (RUNNABLE).
-        if (signal.ids.length || read.length) void this.adopt([...signal.ids, ...read]).catch(() => {});
+        if (signal.ids.length || read.length) void this.intake.adopt([...signal.ids, ...read]).catch(() => {});
       }),
     );
     this.unsubscribe.push(this.store.subscribe('job-intents', () => void this.applyIntents()));
     // What was submitted or asked for while loading (its signals reached nobody).
-    void this.pullSubmitted();
-    void this.rescanRunnable(loadedFrom - RESCAN_WINDOW_MS);
+    void this.intake.pullSubmitted();
+    void this.intake.rescanRunnable(loadedFrom - RESCAN_WINDOW_MS);
     void this.applyIntents();
     this.kick();
     this.sampleHistory();
@@ -388,7 +415,7 @@ export class Engine implements RuntimeEvents {
    */
   async submitLocal(job: Job): Promise<void> {
     if (!this.fence || this.closed) throw new FencedError(this.fence?.epoch ?? -1, undefined);
-    this.active.set(job.jobId, this.interner.intern(job));
+    this.hold(job);
     const direct = job.dependsOn.length === 0 && job.arrayProperties === undefined;
     if (direct) this.makeRunnable(job, false, true);
     try {
@@ -406,6 +433,13 @@ export class Engine implements RuntimeEvents {
 
   private get wholeJobsLimit(): number {
     return this.opts.wholeJobsLimit ?? WHOLE_JOBS_LIMIT;
+  }
+
+  /** Takes a stored job into memory, whole (interned), and returns it. */
+  private hold(row: Job): Job {
+    const job = this.interner.intern(row);
+    this.active.set(job.jobId, job);
+    return job;
   }
 
   /** Whether a job is in memory, whole or compact. */
@@ -462,264 +496,16 @@ export class Engine implements RuntimeEvents {
     };
   }
 
-  /** Admits the SUBMITTED jobs other replicas wrote (one pull at a time; a signal during a pull pulls again). */
-  pullSubmitted(): Promise<void> {
-    if (!this.fence || this.closed) return Promise.resolve();
-    if (this.pulling) {
-      this.pullAgain = true;
-      return this.pulling;
-    }
-    this.pulling = (async () => {
-      do {
-        this.pullAgain = false;
-        let rows: Job[];
-        do {
-          const mark = this.drops.begin();
-          rows = await this.store.listSubmittedJobs(1000).finally(() => this.drops.end(mark));
-          // A queue created on another replica a moment ago, whose change signal has not arrived (or was lost):
-          // learn it now, or its jobs would wait for the next change of any resource.
-          if (rows.some((j) => !this.registry.queueByNameOrArn(j.jobQueueArn))) await this.registry.reload();
-          let fresh = 0;
-          for (const job of rows) {
-            if (this.known(job.jobId) || this.drops.droppedSince(job.jobId, mark)) continue;
-            fresh++;
-            this.active.set(job.jobId, this.interner.intern(job));
-            this.admit(job);
-          }
-          if (fresh === 0) break;
-          await this.writer.barrier();
-        } while (rows.length === 1000 && this.fence);
-      } while (this.pullAgain && this.fence);
-    })()
-      .catch(() => {})
-      .finally(() => (this.pulling = undefined));
-    return this.pulling;
-  }
+  // ------------------------------------------------------------------ cancel / terminate (StopRequests)
 
-  /**
-   * Takes up jobs other replicas inserted, by id (their `jobs-submitted` signal, or a rescan): a SUBMITTED one is
-   * admitted; a RUNNABLE one (a job without dependencies that is not an array: its replica admitted it, see
-   * JobCommands) is filed in its queue without being written again. Rejects when the store cannot be read.
-   */
-  private async adopt(ids: readonly string[], since?: number): Promise<void> {
-    if (!this.fence || this.closed) return;
-    const unknown = ids.filter((id) => id !== '' && !this.known(id) && !parseChildId(id));
-    if (!unknown.length) return;
-    const mark = since ?? this.drops.begin();
-    try {
-      const rows = await this.store.getJobs(unknown);
-      if (rows.some((j) => !this.registry.queueByNameOrArn(j.jobQueueArn))) await this.registry.reload();
-      for (const row of rows) {
-        if (!this.fence || this.closed) return;
-        if (this.known(row.jobId) || this.drops.droppedSince(row.jobId, mark)) continue;
-        if (row.status !== 'SUBMITTED' && row.status !== 'RUNNABLE') continue;
-        const job = this.interner.intern(row);
-        this.active.set(job.jobId, job);
-        if (job.status === 'SUBMITTED') this.admit(job);
-        else this.adoptRunnable(job);
-      }
-    } finally {
-      if (since === undefined) this.drops.end(mark);
-    }
-  }
-
-  /** Files a job another replica committed RUNNABLE; only a job that can never fit is written again (its reason). */
-  private adoptRunnable(job: Job): void {
-    const reason = this.neverFitsReason(job);
-    if (reason !== job.statusReason) {
-      if (reason === undefined) delete job.statusReason;
-      else job.statusReason = this.interner.string(reason);
-      this.writer.enqueueIndependent(job);
-    }
-    this.changed(job);
-    this.addRunnable(job);
-    this.kick();
-  }
-
-  /**
-   * Files RUNNABLE jobs another replica inserted from what its `jobs-submitted` signal carries, held compactly (as a
-   * new leader loads them: the document is read back before the job starts or changes). Returns the ids to read
-   * instead: a job whose queue is not known here, whose never-fits reason here is not the one it was given (adopt
-   * writes the new one), or that was dropped from memory lately (taken up another way and finished already: only its
-   * document tells).
-   */
-  private adoptFromSignal(entries: readonly SubmittedRunnable[]): string[] {
-    if (!this.fence || this.closed) return [];
-    const read: string[] = [];
-    let filed = false;
-    for (const { record, statusReason, pi } of entries) {
-      const id = record.jobId;
-      if (this.known(id)) continue;
-      if (
-        this.drops.droppedRecently(id) ||
-        !this.registry.queueByNameOrArn(record.jobQueueArn) ||
-        this.neverFitsReason(record) !== statusReason
-      ) {
-        read.push(id);
-        continue;
-      }
-      this.addRunnable(record); // filed with its record: held compactly (CompactJobs)
-      this.announce(id, 'RUNNABLE', record.jobQueueArn, pi);
-      filed = true;
-    }
-    if (filed) this.kick();
-    return read;
-  }
-
-  /**
-   * Looks for RUNNABLE jobs created since `since` that are not in memory (committed by another replica, their signal
-   * lost) and takes them up.
-   */
-  private async rescanRunnable(since: number): Promise<void> {
-    if (!this.fence || this.closed || this.rescanning) return;
-    this.rescanning = true;
-    const mark = this.drops.begin();
-    try {
-      const ids = await this.store.listRunnableJobIds(since);
-      await this.adopt(ids, mark);
-    } catch {
-      // Next time.
-    } finally {
-      this.drops.end(mark);
-      this.rescanning = false;
-    }
-  }
-
-  // ------------------------------------------------------------------ cancel / terminate intents
-
-  /**
-   * Applies the cancel/terminate intents recorded by any replica, then removes them (fenced). A job an intent names
-   * that is still SUBMITTED and unknown here is admitted first, so a cancel never loses to its own submission.
-   */
+  /** Applies the cancel/terminate intents recorded by any replica (StopRequests.applyIntents). */
   applyIntents(): Promise<void> {
-    if (!this.fence || this.closed) return Promise.resolve();
-    // A running pass loops until no intent is left, so a signal during it needs nothing more.
-    if (this.intentsRunning) return this.intentsRunning;
-    this.intentsRunning = (async () => {
-      do {
-        const intents = await this.store.listJobIntents(500);
-        if (intents.length === 0) break;
-        for (const it of intents) {
-          await this.ensureKnown(it.jobId);
-          if (it.action === 'cancel') this.cancel(it.jobId, it.reason);
-          else this.terminate(it.jobId, it.reason);
-        }
-        await this.writer.barrier();
-        if (!this.fence) break;
-        await this.store.deleteJobIntents(
-          intents.map((i) => i.seq),
-          this.fence,
-        );
-      } while (this.fence);
-    })()
-      .catch((err: unknown) => {
-        if (err instanceof FencedError) this.fenced(err);
-      })
-      .finally(() => (this.intentsRunning = undefined));
-    return this.intentsRunning;
+    return this.stops.applyIntents();
   }
 
-  /**
-   * CancelJob or TerminateJob on the leader's own replica: applied at once and durable before it resolves, without the
-   * intent round trip through the store (insert, list, apply, delete: under a steady stream of cancels a caller would
-   * wait for every intent queued before its own). Rejects with FencedError when this replica no longer leads (the
-   * caller then records an intent for the new leader).
-   */
-  async stopLocal(jobId: string, action: 'cancel' | 'terminate', reason: string): Promise<void> {
-    if (!this.fence || this.closed) throw new FencedError(this.fence?.epoch ?? -1, undefined);
-    await this.ensureKnown(jobId);
-    if (!this.fence || this.closed) throw new FencedError(this.fence?.epoch ?? -1, undefined);
-    if (action === 'cancel') this.cancel(jobId, reason);
-    else this.terminate(jobId, reason);
-    await this.writer.barrier();
-  }
-
-  private async ensureKnown(jobId: string): Promise<void> {
-    const id = parseChildId(jobId)?.parentId ?? jobId;
-    if (this.compact.has(id)) return this.compact.fetch([id]);
-    if (this.active.has(id)) return;
-    await this.adopt([id]);
-  }
-
-  /**
-   * CancelJob: fails SUBMITTED/PENDING/RUNNABLE jobs (a PENDING one once its dependencies settle, as AWS does) and
-   * leaves STARTING/RUNNING ones alone.
-   */
-  private cancel(jobId: string, reason: string): void {
-    if (this.stopArrayOrVirtualChild(jobId, reason, false)) return;
-    if (this.compact.has(jobId)) return this.afterRead(jobId, () => this.cancel(jobId, reason));
-    const live = this.active.get(jobId);
-    if (!live || isTerminal(live.status)) return;
-    if (live.status === 'STARTING' || live.status === 'RUNNING') return;
-    live.isCancelled = true;
-    if (live.status === 'PENDING' || live.status === 'SUBMITTED') {
-      live.statusReason = reason;
-      this.writer.enqueue(live);
-      if (live.status === 'PENDING') return;
-    }
-    this.setFailed(live, reason);
-  }
-
-  /** Runs `then` once a compact job was read back whole (intents read them first; this is the fallback). */
-  private afterRead(jobId: string, then: () => void): void {
-    void this.compact.fetch([jobId]).then(
-      () => this.active.has(jobId) && then(),
-      () => {},
-    );
-  }
-
-  /** TerminateJob: as cancel, and stops STARTING/RUNNING attempts (not retried). */
-  private terminate(jobId: string, reason: string): void {
-    if (this.stopArrayOrVirtualChild(jobId, reason, true)) return;
-    if (this.compact.has(jobId)) return this.afterRead(jobId, () => this.terminate(jobId, reason));
-    const live = this.active.get(jobId);
-    if (!live || isTerminal(live.status)) return;
-    live.isTerminated = true;
-    if (live.status === 'STARTING' || live.status === 'RUNNING') {
-      const alloc = this.capacity.get(live.jobId);
-      if (alloc) {
-        alloc.stopReason = reason;
-        this.writer.enqueue(live);
-        void this.runtime.stop(live.jobId, alloc.attempt, reason);
-      }
-      return;
-    }
-    live.isCancelled = true;
-    this.setFailed(live, reason);
-  }
-
-  /**
-   * Cancel/terminate of a released array parent (its waiting children fail at once; with terminate, running ones are
-   * stopped; the parent fails once all have settled) or of a child that has not started. True when handled.
-   */
-  private stopArrayOrVirtualChild(jobId: string, reason: string, terminate: boolean): boolean {
-    const st = this.arrays.get(jobId);
-    if (st) {
-      st.parent.isCancelled = true;
-      if (terminate) st.parent.isTerminated = true;
-      st.parent.statusReason = reason;
-      this.writer.enqueue(st.parent);
-      for (let i = 0; i < st.size; i++) {
-        const code = st.codes[i];
-        if (code === ChildCode.PENDING || code === ChildCode.RUNNABLE)
-          this.arrays.failWaitingChild(st, i, reason, false);
-      }
-      for (const child of [...st.live.values()]) {
-        if (child.status === 'RUNNABLE') {
-          child.isCancelled = true;
-          this.setFailed(child, reason);
-        } else if (terminate) this.terminate(child.jobId, reason);
-      }
-      this.arrays.maybeFinish(st);
-      return true;
-    }
-    const c = this.arrays.ofChild(jobId);
-    const code = c?.st.codes[c.index];
-    if (c && (code === ChildCode.PENDING || code === ChildCode.RUNNABLE)) {
-      this.arrays.failWaitingChild(c.st, c.index, reason, true);
-      return true;
-    }
-    return false;
+  /** CancelJob or TerminateJob on the leader's own replica (StopRequests.stopLocal). */
+  stopLocal(jobId: string, action: 'cancel' | 'terminate', reason: string): Promise<void> {
+    return this.stops.stopLocal(jobId, action, reason);
   }
 
   // ------------------------------------------------------------------ transitions
@@ -903,7 +689,7 @@ export class Engine implements RuntimeEvents {
             this.setFailed(job, r);
           });
         const held = job ? undefined : this.compact.get(id);
-        if (held) check(held.statusChangedAt, held.resources, (r) => this.cancel(id, r));
+        if (held) check(held.statusChangedAt, held.resources, (r) => this.stops.cancel(id, r));
       }
     }
     return cancelled;
