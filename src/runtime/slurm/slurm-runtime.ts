@@ -18,13 +18,23 @@
  * - Restart: the group directories (tasks.json, slurm-id) are the durable map from attempts to Slurm jobs; recover()
  *   re-attaches to the ones the store still runs and cancels those it no longer knows, so none is lost or run twice.
  */
-import { chownSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, readdirSync } from 'node:fs';
-import { renameSync, rmSync, statSync, unlinkSync, writeFileSync, type Stats } from 'node:fs';
+import {
+  chownSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import type { RunSpec, Runtime, RuntimeEvents, RuntimeStatus } from '../../core/ports.js';
 import { accountFor, type AccountMap, type UnixAccount } from './accounts.js';
 import { arrayBatchScript, taskScript, type DockerExecution } from './batch-script.js';
 import { writeCredentialFiles } from './credential-files.js';
+import { exitCodeIn, newMarkers, ranMsOf, readOffsets, readSmall, tailFiles, wasSignalled } from './task-files.js';
+import type { Markers, Offsets } from './task-files.js';
 import { multiNodeArgs, multiNodeBatchScript } from './multi-node-script.js';
 import { SlurmClient, type QueuedTask } from './slurm-client.js';
 import { STARTED_STATES, TERMINAL_STATES, exitReportOf } from './slurm-states.js';
@@ -67,15 +77,6 @@ interface Group {
   markers?: Markers;
 }
 
-interface Markers {
-  dir: string;
-  /** The directory's mtime at its last listing, and when that was. */
-  mtimeMs: number;
-  listedAt: number;
-  /** Look at every task once (a group re-attached after a restart: markers read before it were removed). */
-  scanAll?: boolean;
-}
-
 interface Task {
   spec: Pick<RunSpec, 'jobId' | 'attempt'>;
   group: Group;
@@ -91,20 +92,15 @@ interface Task {
   stopRequested?: string;
   /** When squeue first said it ended (signalled) while its batch script had not written `rc` yet. */
   endSeenAt?: number;
-  offsets: [number, number];
+  offsets: Offsets;
   /** A multi-node attempt: each node's directory and read offsets (index = node index); `main` decides the exit. */
-  nodes?: { dir: string; offsets: [number, number] }[];
+  nodes?: { dir: string; offsets: Offsets }[];
   main?: number;
 }
 
 const key = (jobId: string, attempt: number): string => `${jobId}#${attempt}`;
 /** Slurm's id of a task: `<array>_<index>`, or the job id of a single (multi-node) job. */
 const slurmTaskId = (t: Task): string => (t.group.single ? t.group.slurmId! : `${t.group.slurmId}_${t.index}`);
-const READ_LIMIT = 1024 * 1024;
-/** One read buffer for every tail (what is read is copied out): a fresh MiB per file and tick kept the GC busy. */
-let readBuffer: Buffer | undefined;
-/** How often a group's `ev` directory is listed even though its mtime did not move (coarse timestamps, NFS). */
-const MARKERS_RELIST_MS = 1000;
 /** The longest squeue poll gap, in multiples of pollMs (see pollGap). */
 const POLL_BACKOFF = 4;
 /**
@@ -120,25 +116,6 @@ const RC_GRACE_MS = 5000;
 /** `--time` of an attempt (whole minutes, Slurm's unit), in seconds; undefined without a timeout. */
 const limitOf = (timeoutSeconds: number | undefined): number | undefined =>
   timeoutSeconds ? Math.ceil(timeoutSeconds / 60) * 60 : undefined;
-
-/** A file's stat, or undefined when it is missing or cannot be looked at (never throws: tails run on a timer). */
-function statOf(path: string): Stats | undefined {
-  try {
-    return statSync(path, { throwIfNoEntry: false });
-  } catch {
-    return undefined;
-  }
-}
-
-/** How far the runtime had read a task's (or node's) out and err files, kept beside them. */
-function readOffsets(dir: string): [number, number] {
-  try {
-    const [o, e] = readFileSync(join(dir, 'offsets'), 'utf8').split(' ').map(Number);
-    return [o ?? 0, e ?? 0];
-  } catch {
-    return [0, 0];
-  }
-}
 
 export class SlurmRuntime implements Runtime {
   readonly name = 'slurm';
@@ -462,7 +439,7 @@ export class SlurmRuntime implements Runtime {
         const s = byId.get(`${g.slurmId}_${g.single ? -1 : t.index}`);
         if (!s) {
           // slurmctld no longer remembers it (MinJobAge passed, e.g. while openbatch was down): its exit file tells.
-          const rc = this.exitCodeOf(t);
+          const rc = exitCodeIn(t.dir);
           if (rc !== 0) news = true;
           if (rc !== undefined) this.endFromFiles(t);
           else if (Date.now() - (g.submittedAt ?? 0) > 10_000) this.end(t, 'NODE_FAIL');
@@ -476,19 +453,19 @@ export class SlurmRuntime implements Runtime {
           this.events.started(t.spec.jobId, t.spec.attempt, { taskArn: `slurm/${slurmTaskId(t)}` });
         }
         if (TERMINAL_STATES.has(s.state)) {
-          const rc = this.exitCodeOf(t);
+          const rc = exitCodeIn(t.dir);
           if (s.state !== 'COMPLETED' || rc !== 0) news = true;
           if (rc === undefined && t.started && SIGNALLED_STATES.has(s.state)) {
             t.endSeenAt ??= Date.now();
             if (Date.now() - t.endSeenAt < RC_GRACE_MS) continue;
           }
           this.end(t, s.state, rc);
-        } else if (s.state === 'COMPLETING' && this.exitCodeOf(t) !== undefined) {
+        } else if (s.state === 'COMPLETING' && exitCodeIn(t.dir) !== undefined) {
           // Slurm ends it: its time limit (squeue says why), or a SIGTERM whose cause the final state will tell.
           if (s.reason === 'TimeLimit') {
             news = true;
             this.end(t, 'TIMEOUT');
-          } else if (!this.signalled(t) && !this.atLimit(t)) this.end(t, 'COMPLETED');
+          } else if (!wasSignalled(t.dir) && !this.atLimit(t)) this.end(t, 'COMPLETED');
           else news = true;
         }
       }
@@ -496,13 +473,7 @@ export class SlurmRuntime implements Runtime {
     return news;
   }
 
-  private exitCodeOf(t: Task): number | undefined {
-    const text = this.readSmall(join(t.dir, 'rc'));
-    const n = text ? Number(text) : Number.NaN;
-    return Number.isInteger(n) ? n : undefined;
-  }
-
-  private end(t: Task, state: string, rc = this.exitCodeOf(t)): void {
+  private end(t: Task, state: string, rc = exitCodeIn(t.dir)): void {
     let slurmState = state;
     // A job whose command exited non-zero ends FAILED; with its exit code known it is an ordinary exit.
     if (state === 'COMPLETED' && rc !== undefined && rc !== 0) slurmState = 'FAILED';
@@ -519,32 +490,21 @@ export class SlurmRuntime implements Runtime {
     });
     if (t.nodes)
       report.nodes = t.nodes.map((n, index) => {
-        const text = this.readSmall(join(n.dir, 'rc'));
-        const code = text ? Number(text) : Number.NaN;
-        return Number.isInteger(code) ? { index, exitCode: code } : { index };
+        const code = exitCodeIn(n.dir);
+        return code !== undefined ? { index, exitCode: code } : { index };
       });
     this.finish(t, report);
   }
 
-  /** The batch script got a SIGTERM (`term`): a stop, whether openbatch's, the time limit's or an admin's. */
-  private signalled(t: Task): boolean {
-    return existsSync(join(t.dir, 'term'));
-  }
-
   /**
    * The task exited (`rc`) so close to its time limit, with no stop asked by openbatch, that Slurm's limit may have
-   * stopped it (its command may catch SIGTERM and exit 0). Measured from `started` to `rc`, both written on the shared
-   * disk, so by one clock.
+   * stopped it (its command may catch SIGTERM and exit 0). Measured from `started` to `rc` (ranMsOf).
    */
   private atLimit(t: Task): boolean {
     const limit = t.group.limitSeconds;
     if (!limit || t.stopRequested !== undefined) return false;
-    try {
-      const ranMs = statSync(join(t.dir, 'rc')).mtimeMs - statSync(join(t.dir, 'started')).mtimeMs;
-      return ranMs >= (limit - LIMIT_SLACK_SECONDS) * 1000;
-    } catch {
-      return false;
-    }
+    const ranMs = ranMsOf(t.dir);
+    return ranMs !== undefined && ranMs >= (limit - LIMIT_SLACK_SECONDS) * 1000;
   }
 
   /** Ends a task Slurm no longer tells about, from its files: its exit code, or the time limit when it ran that long. */
@@ -577,7 +537,7 @@ export class SlurmRuntime implements Runtime {
     for (const g of [...this.groups.values()]) {
       if (!g.slurmId) continue;
       // Tasks not known to have started are looked at only once the group's markers say they did (or ended).
-      const signalled = g.markers ? this.newMarkers(g.markers) : undefined;
+      const signalled = g.markers ? newMarkers(g.markers) : undefined;
       for (const t of g.tasks) {
         if (t.done || (!t.started && signalled && !signalled.has(t.index))) continue;
         if (this.tailTask(t)) askPoll = true;
@@ -587,122 +547,32 @@ export class SlurmRuntime implements Runtime {
     if (askPoll && Date.now() - this.lastPollAt >= 300) void this.poll();
   }
 
-  /**
-   * The task indexes with a marker in the group's `ev` directory, which are removed once read (so the listing stays
-   * short); undefined when every task must be looked at. The directory is listed only when its mtime moved since the
-   * last listing, or MARKERS_RELIST_MS after it (a marker made within the same timestamp tick as a listing does not
-   * move the mtime); squeue's polls catch whatever a marker misses.
-   */
-  private newMarkers(m: Markers): Set<number> | undefined {
-    if (m.scanAll) {
-      m.scanAll = false;
-      return undefined;
-    }
-    const found = new Set<number>();
-    const now = Date.now();
-    const st = statOf(m.dir);
-    if (!st || (st.mtimeMs === m.mtimeMs && now - m.listedAt < MARKERS_RELIST_MS)) return found;
-    m.mtimeMs = st.mtimeMs;
-    m.listedAt = now;
-    let names: string[];
-    try {
-      names = readdirSync(m.dir);
-    } catch {
-      return found;
-    }
-    for (const name of names) {
-      const i = Number(name.slice(1));
-      if (Number.isInteger(i)) found.add(i);
-      try {
-        unlinkSync(join(m.dir, name));
-      } catch {
-        // listed again next time: harmless, the task's own files decide
-      }
-    }
-    return found;
-  }
-
   /** Reports a task's start, output and clean exit from its files; true when squeue must say how it ended. */
   private tailTask(t: Task): boolean {
     if (!t.started) {
-      const node = this.readSmall(join(t.dir, 'started'));
+      const node = readSmall(join(t.dir, 'started'));
       if (node === undefined) return false;
       t.started = true;
       if (node) t.node = node;
       this.events.started(t.spec.jobId, t.spec.attempt, { taskArn: `slurm/${slurmTaskId(t)}` });
     }
     this.tail(t);
-    const rc = this.exitCodeOf(t);
+    const rc = exitCodeIn(t.dir);
     if (rc === undefined) return false;
     // A clean exit after a SIGTERM, or near the time limit, may be Slurm's doing: squeue says.
-    if (rc !== 0 || t.stopRequested !== undefined || this.signalled(t) || this.atLimit(t)) return true;
+    if (rc !== 0 || t.stopRequested !== undefined || wasSignalled(t.dir) || this.atLimit(t)) return true;
     this.end(t, 'COMPLETED', 0);
     return false;
   }
 
-  private readSmall(path: string): string | undefined {
-    if (!existsSync(path)) return undefined; // cheaper than a thrown ENOENT, for a thousand pending tasks
-    try {
-      return readFileSync(path, 'utf8').trim();
-    } catch {
-      return undefined;
-    }
-  }
-
   /** Hands the bytes appended to the task's out/err files (each node's, for a multi-node task) to `output`. */
   private tail(t: Task): void {
-    if (!t.nodes) {
-      if (
-        this.tailFiles(t.dir, t.offsets, (stream, data) =>
-          this.events.output(t.spec.jobId, t.spec.attempt, stream, data),
-        )
-      )
-        writeFileSync(join(t.dir, 'offsets'), t.offsets.join(' '));
-      return;
-    }
-    t.nodes.forEach((n, index) => {
-      if (
-        this.tailFiles(n.dir, n.offsets, (stream, data) =>
-          this.events.output(t.spec.jobId, t.spec.attempt, stream, data, index),
-        )
-      )
-        writeFileSync(join(n.dir, 'offsets'), n.offsets.join(' '));
-    });
-  }
-
-  /** Reads what was appended to `dir`/out and `dir`/err since `offsets`; true when anything was. */
-  private tailFiles(
-    dir: string,
-    offsets: [number, number],
-    emit: (stream: 'stdout' | 'stderr', data: Buffer) => void,
-  ): boolean {
-    let moved = false;
-    (['out', 'err'] as const).forEach((name, i) => {
-      const path = join(dir, name);
-      // Most ticks nothing was appended: a stat, not an open, read and close.
-      const size = statOf(path)?.size;
-      if (size === undefined || size <= offsets[i]!) return;
-      let fd: number;
-      try {
-        fd = openSync(path, 'r');
-      } catch {
-        return;
-      }
-      try {
-        const buf = (readBuffer ??= Buffer.allocUnsafe(READ_LIMIT));
-        for (;;) {
-          const n = readSync(fd, buf, 0, READ_LIMIT, offsets[i]!);
-          if (n <= 0) break;
-          offsets[i]! += n;
-          moved = true;
-          emit(i === 0 ? 'stdout' : 'stderr', Buffer.from(buf.subarray(0, n)));
-          if (n < READ_LIMIT) break;
-        }
-      } finally {
-        closeSync(fd);
-      }
-    });
-    return moved;
+    const { jobId, attempt } = t.spec;
+    if (!t.nodes)
+      return tailFiles(t.dir, t.offsets, (stream, data) => this.events.output(jobId, attempt, stream, data));
+    t.nodes.forEach((n, index) =>
+      tailFiles(n.dir, n.offsets, (stream, data) => this.events.output(jobId, attempt, stream, data, index)),
+    );
   }
 
   async recover(running: readonly { jobId: string; attempt: number }[]): Promise<{ jobId: string; attempt: number }[]> {
@@ -728,7 +598,7 @@ export class SlurmRuntime implements Runtime {
       const multi = existsSync(join(dir, 'nodes.json'))
         ? (JSON.parse(readFileSync(join(dir, 'nodes.json'), 'utf8')) as { numNodes: number; main: number })
         : undefined;
-      const limit = Number(this.readSmall(join(dir, 'time-limit')));
+      const limit = Number(readSmall(join(dir, 'time-limit')));
       const group: Group = {
         id,
         dir,
