@@ -2,13 +2,10 @@
  * Compute environments, job queues, job definitions and scheduling policies: few and small, kept in memory and
  * written through to the store before a call answers.
  */
-import { checkNodeProperties } from '../core/multinode.js';
-import { partitionTagProblem, SLURM_PARTITION_TAG } from '../core/pools.js';
 import { randomUUID } from 'node:crypto';
 import { batchArn, nameFromNameOrArn, parseBatchArn, type ArnContext } from '../core/arn.js';
 import { ClientException } from '../core/errors.js';
-import { checkEksProperties, type EksProperties } from '../core/eks-pod.js';
-import { checkEnvironment, checkRepositoryCredentials, checkResourceRequirements } from '../core/job-spec.js';
+import type { EksProperties } from '../core/eks-pod.js';
 import { checkName, checkRange } from '../core/names.js';
 import type { Clock, Store } from '../core/ports.js';
 import type {
@@ -21,6 +18,13 @@ import type {
   Tags,
 } from '../core/types.js';
 import { ConsumableResourceRegistry } from './consumable-resources.js';
+import {
+  checkFairsharePolicy,
+  checkJobDefinitionProperties,
+  checkPoolTag,
+  checkRetryStrategy,
+  checkTimeout,
+} from './resource-rules.js';
 import { pageList } from './pagination.js';
 import { ceDetail, jobDefinitionDetail, queueDetail, schedulingPolicyDetail } from './resource-views.js';
 import { roleArn } from './wire-defaults.js';
@@ -54,50 +58,6 @@ function extraMembers(input: Input, known: Set<string>): Record<string, unknown>
   const extra: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(input)) if (!known.has(k) && v !== undefined && v !== null) extra[k] = v;
   return Object.keys(extra).length ? extra : undefined;
-}
-
-/** AWS: a share identifier is "limited to 255 alphanumeric characters, and can be followed by an asterisk (*)". */
-export const SHARE_ID_RE = /^[A-Za-z0-9]{1,255}\*?$/;
-
-/** Whether two shareDistribution identifiers overlap (equal, or one's `prefix*` covers the other). */
-function sharesOverlap(a: string, b: string): boolean {
-  const pa = a.endsWith('*') ? a.slice(0, -1) : undefined;
-  const pb = b.endsWith('*') ? b.slice(0, -1) : undefined;
-  if (pa !== undefined && pb !== undefined) return pa.startsWith(pb) || pb.startsWith(pa);
-  if (pa !== undefined) return b.startsWith(pa);
-  if (pb !== undefined) return a.startsWith(pb);
-  return a === b;
-}
-
-export function checkRetryStrategy(rs: RetryStrategy | undefined, field: string): void {
-  if (!rs) return;
-  checkRange(`${field}.attempts`, rs.attempts, 1, 10);
-  if (rs.evaluateOnExit && rs.evaluateOnExit.length > 5)
-    throw new ClientException(`${field}.evaluateOnExit has ${rs.evaluateOnExit.length} entries; at most 5 are allowed`);
-  rs.evaluateOnExit?.forEach((e, i) => {
-    if (!/^(retry|exit)$/i.test(e.action))
-      throw new ClientException(
-        `${field}.evaluateOnExit[${i}].action must be RETRY or EXIT; got ${JSON.stringify(e.action)}`,
-      );
-    if (e.onExitCode !== undefined && !/^[0-9]*\*?$/.test(e.onExitCode))
-      throw new ClientException(
-        `${field}.evaluateOnExit[${i}].onExitCode must be digits, optionally ending in *; got ${JSON.stringify(e.onExitCode)}`,
-      );
-    for (const k of ['onReason', 'onStatusReason'] as const) {
-      const v = e[k];
-      if (v !== undefined && (v.length > 512 || !/^[A-Za-z0-9.: ]*\*?$/.test(v)))
-        throw new ClientException(
-          `${field}.evaluateOnExit[${i}].${k} may contain only letters, digits, periods, colons and spaces, optionally ending in *, at most 512 characters; got ${JSON.stringify(v)}`,
-        );
-    }
-  });
-}
-
-export function checkTimeout(t: { attemptDurationSeconds?: number } | undefined, field: string): void {
-  if (t?.attemptDurationSeconds !== undefined && t.attemptDurationSeconds < 60)
-    throw new ClientException(
-      `${field}.attemptDurationSeconds must be at least 60 seconds; got ${t.attemptDurationSeconds}`,
-    );
 }
 
 export class ResourceRegistry {
@@ -437,35 +397,8 @@ export class ResourceRegistry {
     const type = input.type as 'container' | 'multinode';
     const cp = input.containerProperties as JobDefinition['containerProperties'];
     const eks = input.eksProperties as EksProperties | undefined;
-    if (type === 'container' && !cp && !input.ecsProperties && !eks)
-      throw new ClientException(
-        'containerProperties is required for a job definition of type container: give at least {"image": "...", "command": [...]}',
-      );
-    if (type === 'multinode') checkNodeProperties(input.nodeProperties);
-    else if (input.nodeProperties)
-      throw new ClientException(
-        `nodeProperties is given for a job definition of type ${JSON.stringify(type)}; nodeProperties needs type multinode (a multi-node parallel job)`,
-      );
-    const kinds = ['containerProperties', 'ecsProperties', 'eksProperties', 'nodeProperties'].filter((k) => input[k]);
-    if (kinds.length > 1)
-      throw new ClientException(
-        `${kinds.join(' and ')} are given; a job definition has exactly one of containerProperties, ecsProperties, eksProperties or nodeProperties`,
-      );
-    if (eks) {
-      if (type !== 'container')
-        throw new ClientException(`eksProperties needs type container; got type ${JSON.stringify(type)}`);
-      checkEksProperties(eks, 'eksProperties');
-    }
-    if (cp) {
-      checkEnvironment(cp.environment, 'containerProperties.environment');
-      checkResourceRequirements(cp.resourceRequirements, 'containerProperties.resourceRequirements');
-      checkRepositoryCredentials(cp.repositoryCredentials, 'containerProperties.repositoryCredentials');
-      if (cp.vcpus !== undefined && cp.vcpus < 1)
-        throw new ClientException(`containerProperties.vcpus must be at least 1; got ${cp.vcpus}`);
-      if (cp.memory !== undefined && cp.memory < 4)
-        throw new ClientException(`containerProperties.memory must be at least 4 (MiB); got ${cp.memory}`);
-      this.containerPolicy?.checkContainerProperties(cp);
-    }
+    checkJobDefinitionProperties(input);
+    if (cp) this.containerPolicy?.checkContainerProperties(cp);
     checkRetryStrategy(input.retryStrategy as RetryStrategy | undefined, 'retryStrategy');
     checkTimeout(input.timeout as { attemptDurationSeconds?: number } | undefined, 'timeout');
     this.consumables.resolve(input.consumableResourceProperties as Input | undefined, 'consumableResourceProperties');
@@ -550,40 +483,12 @@ export class ResourceRegistry {
     return p && p.type === 'scheduling-policy' ? this.schedulingPolicies.get(p.name) : undefined;
   }
 
-  private checkFairshare(fp: Input | undefined): void {
-    if (!fp) return;
-    checkRange('fairsharePolicy.shareDecaySeconds', fp.shareDecaySeconds as number | undefined, 0, 604_800);
-    checkRange('fairsharePolicy.computeReservation', fp.computeReservation as number | undefined, 0, 99);
-    const shares = (fp.shareDistribution as Input[] | undefined) ?? [];
-    if (shares.length > 500)
-      throw new ClientException(
-        `fairsharePolicy.shareDistribution has ${shares.length} entries; at most 500 are allowed`,
-      );
-    shares.forEach((s, i) => {
-      const id = s.shareIdentifier as string;
-      if (!SHARE_ID_RE.test(id))
-        throw new ClientException(
-          `fairsharePolicy.shareDistribution[${i}].shareIdentifier ${JSON.stringify(id)} is not valid: up to 255 letters and digits, optionally followed by an asterisk (*)`,
-        );
-      const clash = shares.findIndex((o, j) => j !== i && sharesOverlap(id, o.shareIdentifier as string));
-      if (clash >= 0)
-        throw new ClientException(
-          `fairsharePolicy.shareDistribution: share identifiers ${JSON.stringify(id)} and ${JSON.stringify(shares[clash]!.shareIdentifier)} overlap; the list of share identifiers in a fair-share policy can't overlap (e.g. UserA* and UserA1)`,
-        );
-      const w = s.weightFactor as number | undefined;
-      if (w !== undefined && (w < 0.0001 || w > 999.9999))
-        throw new ClientException(
-          `fairsharePolicy.shareDistribution[${i}].weightFactor must be from 0.0001 to 999.9999; got ${w}`,
-        );
-    });
-  }
-
   async createSchedulingPolicy(input: Input): Promise<{ name: string; arn: string }> {
     const name = input.name as string;
     checkName('name', name);
     if (this.schedulingPolicies.has(name))
       throw new ClientException(`scheduling policy ${name} already exists; update it with update-scheduling-policy`);
-    this.checkFairshare(input.fairsharePolicy as Input | undefined);
+    checkFairsharePolicy(input.fairsharePolicy as Input | undefined);
     const arn = batchArn(this.arn, 'scheduling-policy', name);
     const p: SchedulingPolicy = {
       name,
@@ -607,7 +512,7 @@ export class ResourceRegistry {
 
   async updateSchedulingPolicy(input: Input): Promise<Record<string, never>> {
     const p = { ...this.requirePolicy(input.arn as string) };
-    this.checkFairshare(input.fairsharePolicy as Input | undefined);
+    checkFairsharePolicy(input.fairsharePolicy as Input | undefined);
     if (input.fairsharePolicy) p.fairsharePolicy = input.fairsharePolicy as Record<string, unknown>;
     await this.store.putSchedulingPolicy(p);
     this.schedulingPolicies.set(p.name, p);
@@ -708,16 +613,4 @@ export class ResourceRegistry {
     }
     return undefined;
   }
-}
-
-/** The tag that binds a compute environment to a Slurm partition: only on UNMANAGED ones, naming a partition. */
-function checkPoolTag(type: ComputeEnvironment['type'], tags: Tags | undefined): void {
-  const value = tags?.[SLURM_PARTITION_TAG];
-  if (value === undefined) return;
-  if (type !== 'UNMANAGED')
-    throw new ClientException(
-      `tag ${SLURM_PARTITION_TAG} binds an UNMANAGED compute environment to a Slurm partition; this one is ${type}: create an UNMANAGED environment with unmanagedvCpus for the partition (docs/slurm.md)`,
-    );
-  const problem = partitionTagProblem(value);
-  if (problem) throw new ClientException(problem);
 }

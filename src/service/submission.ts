@@ -20,7 +20,8 @@ import { resolveNodes, totalResources, type NodeOverrides, type NodeProperties }
 import type { ContainerProperties, Job, JobQueue, JobResources, RetryStrategy } from '../core/types.js';
 import type { ArrayMode } from './array-state.js';
 import type { Caller } from '../core/caller.js';
-import { checkRetryStrategy, checkTimeout, SHARE_ID_RE, type ResourceRegistry } from './resources.js';
+import { checkRetryStrategy, checkTimeout, SHARE_ID_RE } from './resource-rules.js';
+import type { ResourceRegistry } from './resources.js';
 
 type Input = Record<string, any>;
 
