@@ -19,6 +19,7 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { requireBinary } from './clients.js';
+import { reapOnExit } from './reap.js';
 
 export const TEST_IMAGE = 'openbatch-test/busybox:latest';
 const BUSYBOX = '/bin/busybox';
@@ -184,6 +185,7 @@ export async function startTestEngine(options: TestEngineOptions = {}): Promise<
   let log = '';
   const launch = (): ChildProcess => {
     const p = spawn(dockerd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    reapOnExit(p, 'SIGTERM'); // dockerd stops its containers on the way out
     p.stdout.on('data', (d: Buffer) => (log += d.toString()));
     p.stderr.on('data', (d: Buffer) => (log += d.toString()));
     return p;

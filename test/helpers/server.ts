@@ -7,6 +7,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createTestDatabase, databaseAt, type TestDatabase } from './postgres.js';
+import { reapOnExit } from './reap.js';
 
 export const REPO = resolve(import.meta.dirname, '../../..');
 export const BIN = join(REPO, 'bin/openbatch');
@@ -76,6 +77,7 @@ export async function startTestServer(opts: StartOptions = {}): Promise<TestServ
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   );
+  reapOnExit(proc);
   let out = '';
   proc.stdout.on('data', (d: Buffer) => (out += d.toString()));
   proc.stderr.on('data', (d: Buffer) => (out += d.toString()));
