@@ -157,7 +157,7 @@ export class Engine implements RuntimeEvents {
       // A change this engine made in memory is written until it lands (a store error for a moment, e.g. no free
       // connection, must not leave a job RUNNING in the store that ended here); a deposed or closed engine's are
       // dropped: the next term rebuilds from the store.
-      (err) => !(err instanceof FencedError) && this.fence !== undefined && !this.closed,
+      (err) => !(err instanceof FencedError) && this.liveFence !== undefined,
     );
     this.arrays = new ArrayJobs({
       now: () => this.now,
@@ -173,7 +173,7 @@ export class Engine implements RuntimeEvents {
       kick: () => this.kick(),
     });
     this.intake = new ReplicaIntake({
-      leading: () => this.fence !== undefined && !this.closed,
+      leading: () => this.liveFence !== undefined,
       store,
       registry,
       writer: this.writer,
@@ -189,7 +189,7 @@ export class Engine implements RuntimeEvents {
       kick: () => this.kick(),
     });
     this.stops = new StopRequests({
-      fence: () => (this.closed ? undefined : this.fence),
+      fence: () => this.liveFence,
       fenced: (err) => this.fenced(err),
       store,
       writer: this.writer,
@@ -212,6 +212,11 @@ export class Engine implements RuntimeEvents {
 
   private get now(): number {
     return this.opts.clock();
+  }
+
+  /** The fence this engine writes with while it leads and is not closed (a closed engine starts nothing new). */
+  private get liveFence(): Fence | undefined {
+    return this.closed ? undefined : this.fence;
   }
 
   /** The epoch this engine leads with, while it leads. */
@@ -414,7 +419,7 @@ export class Engine implements RuntimeEvents {
    * dependencies is committed RUNNABLE at once. Rejects with FencedError when this replica no longer leads.
    */
   async submitLocal(job: Job): Promise<void> {
-    if (!this.fence || this.closed) throw new FencedError(this.fence?.epoch ?? -1, undefined);
+    if (!this.liveFence) throw new FencedError(this.fence?.epoch ?? -1, undefined);
     this.hold(job);
     const direct = job.dependsOn.length === 0 && job.arrayProperties === undefined;
     if (direct) this.makeRunnable(job, false, true);
@@ -699,7 +704,7 @@ export class Engine implements RuntimeEvents {
 
   /** Asks for a scheduling pass on the next turn of the event loop (many events share one pass). */
   kick(): void {
-    if (this.tickScheduled || this.closed || !this.fence) return;
+    if (this.tickScheduled || !this.liveFence) return;
     this.tickScheduled = true;
     setImmediate(() => {
       this.tickScheduled = false;
@@ -741,7 +746,7 @@ export class Engine implements RuntimeEvents {
 
   private tick(): void {
     this.schedulePublish();
-    if (this.closed || !this.fence || this.runnable.empty) return;
+    if (!this.liveFence || this.runnable.empty) return;
     // Nothing can start while no queue with RUNNABLE jobs has room (e.g. 1,000,000 queued behind disabled or full
     // environments): a pass would rebuild the snapshot of every queue and share on each submission for nothing.
     const couldStart = this.queueCouldStart();
@@ -908,7 +913,7 @@ export class Engine implements RuntimeEvents {
   // ------------------------------------------------------------------ published state
 
   private schedulePublish(): void {
-    if (this.publishTimer || this.closed || !this.fence) return;
+    if (this.publishTimer || !this.liveFence) return;
     this.publishTimer = setTimeout(() => {
       this.publishTimer = undefined;
       void this.publish().catch((err: unknown) => {

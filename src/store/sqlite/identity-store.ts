@@ -9,6 +9,7 @@ import { SQLITE_SECRET_VALUES_SQL, sqliteSecretValues } from './secret-values.js
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { WriterThread } from './writer-thread.js';
+import { SIDE_WAL_SIZE_LIMIT_BYTES } from './wal-policy.js';
 import type {
   AccessKeyRecord,
   AuditRecord,
@@ -119,7 +120,7 @@ export class SqliteIdentityStore implements IdentityStore {
     this.db.pragma('synchronous = FULL');
     this.db.pragma('busy_timeout = 5000');
     // Each rewind of the WAL truncates it to this, so a burst does not leave a large file behind.
-    this.db.pragma('journal_size_limit = 67108864');
+    this.db.pragma(`journal_size_limit = ${SIDE_WAL_SIZE_LIMIT_BYTES}`);
     this.db.pragma('foreign_keys = ON');
     // Users, keys and secrets are small tables; audit reads page through the newest rows. SQLite's 16 MB default
     // (better-sqlite3's build) would fill with audit pages over the server's life (decision 0017).
@@ -130,7 +131,7 @@ export class SqliteIdentityStore implements IdentityStore {
       this.auditWriter = new WriterThread(file, {
         durable: true,
         autocheckpoint: true,
-        walSizeLimit: 67108864,
+        walSizeLimit: SIDE_WAL_SIZE_LIMIT_BYTES,
         // Appends only: the last pages of the audit table and its indexes. A writer's 4 MiB filled in the soak's
         // first seconds of audited requests, growing RSS for no gain.
         cacheKib: AUDIT_WRITER_CACHE_KIB,

@@ -21,11 +21,10 @@ import { CHUNK_BATCH, type ChunkRow, PREFIX_END, readEventPage, type StreamRow, 
 import { LOG_MIGRATIONS } from './log-migrations.js';
 import { applyMigrations } from './migrate.js';
 import { CheckpointerThread } from './checkpointer-thread.js';
+import { SIDE_WAL_SIZE_LIMIT_BYTES } from './wal-policy.js';
 
 /** How long stream creations and closings wait to share a transaction. */
 const OPS_FLUSH_MS = 25;
-/** The WAL is truncated to this whenever it is rewound. */
-const WAL_SIZE_LIMIT = 64 * 1024 * 1024;
 
 export class SqliteLogStore implements LogStore {
   readonly kind = 'sqlite';
@@ -58,10 +57,13 @@ export class SqliteLogStore implements LogStore {
     this.db.pragma('cache_size = -2048');
     this.db.pragma('busy_timeout = 5000');
     // Each rewind of the WAL truncates it to this, so a burst does not leave a large file behind.
-    this.db.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT}`);
+    this.db.pragma(`journal_size_limit = ${SIDE_WAL_SIZE_LIMIT_BYTES}`);
     this.migrate();
     if (opts.file !== ':memory:')
-      this.checkpointer = new CheckpointerThread(opts.file, { durable: false, walSizeLimit: WAL_SIZE_LIMIT });
+      this.checkpointer = new CheckpointerThread(opts.file, {
+        durable: false,
+        walSizeLimit: SIDE_WAL_SIZE_LIMIT_BYTES,
+      });
     const p = (sql: string) => this.db.prepare(sql);
     this.stmt = {
       insertStream: p(`INSERT INTO log_streams (name, job_id, attempt, pi, created_at) VALUES (?, ?, ?, ?, ?)

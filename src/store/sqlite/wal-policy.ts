@@ -1,4 +1,4 @@
-/** How large the job store's write-ahead log may grow (see the checkpointer in sqlite-writer.ts). */
+/** How large the SQLite databases' write-ahead logs may grow (the job store's: see the checkpointer in sqlite-writer.ts). */
 
 /**
  * Past this much WAL, a PASSIVE checkpoint is not enough: it copies frames but never rewinds the WAL while readers
@@ -11,3 +11,8 @@
 export const WAL_TRUNCATE_BYTES = 32 * 1024 * 1024;
 /** Whenever the WAL is rewound, SQLite truncates the file to at most this (journal_size_limit). */
 export const WAL_SIZE_LIMIT_BYTES = 16 * 1024 * 1024;
+/**
+ * journal_size_limit of the log and identity databases, whose connections checkpoint on their own terms (a thread of
+ * the log store's, the audit writer's commits): a burst does not leave a large file behind.
+ */
+export const SIDE_WAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024;
